@@ -1,1 +1,11 @@
-//! The sans-IO director (placeholder).
+//! rvs-core: the sans-IO director. It takes frames, the port they came in on and
+//! the time, and returns verdicts; it never reads a clock or touches a socket.
+
+pub mod dest;
+pub mod model;
+pub mod sched;
+pub mod time;
+
+pub use dest::{Dest, DestId};
+pub use model::*;
+pub use time::Time;
