@@ -6,8 +6,11 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
+
 /// Transport protocol of a virtual service or connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 #[repr(u8)]
 pub enum Protocol {
     Tcp = 6,
@@ -32,7 +35,8 @@ impl Protocol {
 }
 
 /// Address family of a service or destination.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Family {
     V4,
     V6,
@@ -48,7 +52,8 @@ impl Family {
 }
 
 /// How packets of a connection reach its real server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ForwardMethod {
     /// NAT (`-m`, "Masq"): rewrite VIP:vport to RIP:rport and back.
     Masq,
@@ -70,7 +75,8 @@ impl ForwardMethod {
 }
 
 /// The IPVS schedulers, by their IPVS names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SchedulerKind {
     Rr,
     Wrr,
@@ -152,7 +158,7 @@ impl FromStr for SchedulerKind {
 }
 
 /// Scheduler flags (`ipvsadm -b`): IPVS's SCHED1..3 bits, named per scheduler.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SchedFlags {
     /// sh-fallback / mh-fallback (IP_VS_SVC_F_SCHED1): skip an unavailable
     /// destination and try the next one instead of failing.
@@ -164,7 +170,8 @@ pub struct SchedFlags {
 }
 
 /// A virtual service's identity.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ServiceKey {
     /// `-t` / `-u`: protocol, virtual address and port (port 0 = any port, used with persistence).
     Addr {
@@ -186,7 +193,7 @@ impl ServiceKey {
 }
 
 /// Persistence (`-p [timeout] -M netmask`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Persistence {
     /// Template timeout in seconds (ipvsadm default 300).
     pub timeout_secs: u32,
@@ -195,7 +202,7 @@ pub struct Persistence {
 }
 
 /// Configuration of a virtual service.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceConfig {
     pub key: ServiceKey,
     pub scheduler: SchedulerKind,
@@ -206,7 +213,7 @@ pub struct ServiceConfig {
 }
 
 /// Configuration of a real server (destination) of a virtual service.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DestConfig {
     pub addr: IpAddr,
     /// Real server port; for Route and Tunnel it must equal the service port (or the
