@@ -232,9 +232,15 @@ mod tests {
         assert!(d.is_overloaded());
         assert!(!d.is_schedulable());
         d.unbind_conn(false, false);
-        assert!(d.is_overloaded(), "2 conns: still above the lower threshold");
+        assert!(
+            d.is_overloaded(),
+            "2 conns: still above the lower threshold"
+        );
         d.unbind_conn(false, false);
-        assert!(d.is_overloaded(), "1 conn: not yet below the lower threshold");
+        assert!(
+            d.is_overloaded(),
+            "1 conn: not yet below the lower threshold"
+        );
         d.unbind_conn(false, false);
         assert!(!d.is_overloaded());
         assert!(d.is_schedulable());

@@ -1,6 +1,7 @@
 //! rvs-core: the sans-IO director. It takes frames, the port they came in on and
 //! the time, and returns verdicts; it never reads a clock or touches a socket.
 
+pub mod conn;
 pub mod dest;
 pub mod model;
 pub mod sched;
