@@ -5,6 +5,8 @@ pub mod conn;
 pub mod dest;
 pub mod model;
 pub mod sched;
+pub mod service;
+pub mod stats;
 pub mod time;
 
 pub use dest::{Dest, DestId};
