@@ -628,7 +628,7 @@ impl ServiceTable {
             }
         }
         // Longest prefix first; stable so that earlier routes win ties.
-        routes.sort_by(|a, b| b.dest.prefix_len.cmp(&a.dest.prefix_len));
+        routes.sort_by_key(|r| std::cmp::Reverse(r.dest.prefix_len));
         routes.dedup();
         snap.routes = routes;
         for s in snap.services.iter().flatten() {
