@@ -7,6 +7,7 @@ pub mod model;
 pub mod sched;
 pub mod service;
 pub mod stats;
+pub mod testkit;
 pub mod time;
 
 pub use dest::{Dest, DestId};

@@ -110,6 +110,26 @@ impl<A: IpBytes> Conn<A> {
             flags: 0,
         }
     }
+    /// An entry as `n` describes it, stored in no table (one-packet scheduling).
+    pub fn view(n: &NewConn<A>) -> Conn<A> {
+        Conn {
+            next: NIL,
+            expires: 0,
+            sched: 0,
+            dest: n.dest.0,
+            control: n.control,
+            caddr: n.caddr,
+            vaddr: n.vaddr,
+            daddr: n.daddr,
+            cport: n.cport,
+            vport: n.vport,
+            dport: n.dport,
+            in_pkts: 1,
+            proto: n.proto,
+            state: n.state as u8,
+            flags: n.flags,
+        }
+    }
     pub fn is_free(&self) -> bool {
         self.state == STATE_FREE
     }

@@ -1,0 +1,157 @@
+//! Putting packets on their way: NAT rewrites in both directions, direct routing,
+//! IP-in-IP encapsulation with its MTU rule, ARP for VIPs.
+
+use std::net::IpAddr;
+
+use rvs_wire::checksum::complete_partial;
+use rvs_wire::encap::{encap_ip6ip6, encap_ipip_v4, OuterV4, OuterV6, IP6IP6_OVERHEAD, IPIP_OVERHEAD_V4};
+use rvs_wire::ether::{ETH_HLEN, ETH_P_IPV4, ETH_P_IPV6};
+use rvs_wire::ip::{IpMeta, IpVersion};
+use rvs_wire::rewrite::{decrement_ttl, set_dst, set_src, CsumMode};
+
+use super::{bump, Director, DropReason, Fam, Rx, Verdict};
+use crate::conn::Conn;
+use crate::model::{Family, ForwardMethod};
+use crate::service::PortId;
+use crate::time::Time;
+
+impl Director {
+    /// Complete a partial L4 checksum: the frame leaves without checksum offload.
+    #[inline]
+    pub(super) fn finish_csum(&self, rx: &mut Rx<'_>, ip: &IpMeta) {
+        if !rx.csum_partial {
+            return;
+        }
+        if let Some(l4) = ip.l4 {
+            let seg = &mut rx.buf[rx.start + ip.l4_offset..rx.start + ip.end];
+            complete_partial(seg, l4.checksum_offset());
+            bump(&self.stats.csum_completed);
+        }
+        rx.csum_partial = false;
+    }
+
+    #[inline]
+    fn csum_mode(rx: &Rx<'_>) -> CsumMode {
+        if rx.csum_partial {
+            CsumMode::Partial
+        } else {
+            CsumMode::Full
+        }
+    }
+
+    /// Client to real server, by the connection's forwarding method.
+    pub(super) fn forward_in<A: Fam>(&mut self, rx: &mut Rx<'_>, ip: &IpMeta, c: &Conn<A>, _now: Time) -> Verdict {
+        let daddr = c.daddr.to_ip();
+        let Some((port, next_hop)) = self.snap.route(&daddr) else {
+            return self.drop(DropReason::NoRoute);
+        };
+        let (start, len) = (rx.start, rx.len);
+        match c.method() {
+            ForwardMethod::Masq => {
+                let mode = Self::csum_mode(rx);
+                let port_num = ip.ports().map(|_| c.dport);
+                if let Err(e) = set_dst(&mut rx.buf[start..start + len], ip, daddr, port_num, mode) {
+                    return self.drop(DropReason::Rewrite(e));
+                }
+                self.finish_csum(rx, ip);
+                self.set_src_mac(rx.buf, start, port);
+                Verdict::Forward {
+                    port,
+                    next_hop,
+                    start,
+                    len,
+                }
+            }
+            ForwardMethod::Route => {
+                self.finish_csum(rx, ip);
+                self.set_src_mac(rx.buf, start, port);
+                // The real server shares a segment with the director: its own MAC.
+                Verdict::Forward {
+                    port,
+                    next_hop: daddr,
+                    start,
+                    len,
+                }
+            }
+            ForwardMethod::Tunnel => self.tunnel(rx, ip, daddr, port, next_hop),
+        }
+    }
+
+    /// Wrap the client's packet in an outer IP header to the real server. A packet
+    /// that would no longer fit the egress MTU and may not be fragmented earns the
+    /// client an ICMP "fragmentation needed" / "packet too big".
+    pub(super) fn tunnel(&mut self, rx: &mut Rx<'_>, ip: &IpMeta, daddr: IpAddr, port: PortId, next_hop: IpAddr) -> Verdict {
+        let (overhead, family, ether_type) = match ip.version {
+            IpVersion::V4 => (IPIP_OVERHEAD_V4, Family::V4, ETH_P_IPV4),
+            IpVersion::V6 => (IP6IP6_OVERHEAD, Family::V6, ETH_P_IPV6),
+        };
+        let l3_len = ip.end - ip.l3_offset;
+        let mtu = self.snap.port(port).map(|p| p.mtu as usize).unwrap_or(1500);
+        if l3_len + overhead > mtu {
+            if ip.dont_fragment {
+                return self.too_big(rx, ip, (mtu - overhead.min(mtu)) as u32);
+            }
+            return self.drop(DropReason::TooBig);
+        }
+        let Some(src) = self.snap.port_addr(port, family) else {
+            return self.drop(DropReason::NoRoute);
+        };
+        self.finish_csum(rx, ip);
+        let l3 = rx.start + ip.l3_offset;
+        if l3 < overhead + ETH_HLEN {
+            return self.drop(DropReason::Encap(rvs_wire::error::EncapError::NoHeadroom));
+        }
+        let res = match (src, daddr) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                let id = self.next_ip_id();
+                encap_ipip_v4(rx.buf, l3, l3_len, OuterV4::for_inner(ip, s, d, id))
+            }
+            (IpAddr::V6(s), IpAddr::V6(d)) => encap_ip6ip6(rx.buf, l3, l3_len, OuterV6::for_inner(ip, s, d)),
+            _ => return self.drop(DropReason::NoRoute),
+        };
+        let new_l3 = match res {
+            Ok(n) => n,
+            Err(e) => return self.drop(DropReason::Encap(e)),
+        };
+        let start = new_l3 - ETH_HLEN;
+        let mac = self.port_mac(port);
+        let eth = &mut rx.buf[start..new_l3];
+        eth[0..6].fill(0);
+        eth[6..12].copy_from_slice(&mac);
+        eth[12..14].copy_from_slice(&ether_type.to_be_bytes());
+        rx.start = start;
+        rx.len = ETH_HLEN + l3_len + overhead;
+        Verdict::Forward {
+            port,
+            next_hop,
+            start,
+            len: rx.len,
+        }
+    }
+
+    /// Real server to client (NAT): the source becomes the VIP again.
+    pub(super) fn forward_out<A: Fam>(&mut self, rx: &mut Rx<'_>, ip: &IpMeta, c: &Conn<A>) -> Verdict {
+        let caddr = c.caddr.to_ip();
+        let Some((port, next_hop)) = self.snap.route(&caddr) else {
+            return self.drop(DropReason::NoRoute);
+        };
+        let (start, len) = (rx.start, rx.len);
+        let mode = Self::csum_mode(rx);
+        let frame = &mut rx.buf[start..start + len];
+        if !decrement_ttl(frame, ip) {
+            return self.drop(DropReason::TtlExceeded);
+        }
+        let port_num = ip.ports().map(|_| c.vport);
+        if let Err(e) = set_src(frame, ip, c.vaddr.to_ip(), port_num, mode) {
+            return self.drop(DropReason::Rewrite(e));
+        }
+        self.finish_csum(rx, ip);
+        self.set_src_mac(rx.buf, start, port);
+        Verdict::Forward {
+            port,
+            next_hop,
+            start,
+            len,
+        }
+    }
+}
