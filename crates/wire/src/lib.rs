@@ -24,3 +24,14 @@
 //! [`ParseError`], and rewriters check the metadata's offsets against the frame.
 
 pub mod checksum;
+pub mod error;
+pub mod ether;
+pub mod icmp;
+pub mod ip;
+pub mod l4;
+
+pub use error::{EncapError, ParseError, RewriteError};
+pub use ether::{parse_ether, EtherMeta, MacAddr};
+pub use icmp::{is_icmp_error, parse_icmp_inner, InnerMeta};
+pub use ip::{parse_frame, parse_ip, FragmentInfo, Frame, IpMeta, IpVersion};
+pub use l4::L4Meta;
