@@ -23,15 +23,19 @@
 //! Nothing here panics on malformed packet bytes: every parser returns a typed
 //! [`ParseError`], and rewriters check the metadata's offsets against the frame.
 
+pub mod build;
 pub mod checksum;
+pub mod encap;
 pub mod error;
 pub mod ether;
 pub mod icmp;
 pub mod ip;
 pub mod l4;
+pub mod rewrite;
 
 pub use error::{EncapError, ParseError, RewriteError};
 pub use ether::{parse_ether, EtherMeta, MacAddr};
 pub use icmp::{is_icmp_error, parse_icmp_inner, InnerMeta};
 pub use ip::{parse_frame, parse_ip, FragmentInfo, Frame, IpMeta, IpVersion};
 pub use l4::L4Meta;
+pub use rewrite::CsumMode;
