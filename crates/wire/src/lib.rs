@@ -23,6 +23,7 @@
 //! Nothing here panics on malformed packet bytes: every parser returns a typed
 //! [`ParseError`], and rewriters check the metadata's offsets against the frame.
 
+pub mod arp;
 pub mod build;
 pub mod checksum;
 pub mod encap;
@@ -31,6 +32,7 @@ pub mod ether;
 pub mod icmp;
 pub mod ip;
 pub mod l4;
+pub mod ndp;
 pub mod rewrite;
 
 pub use error::{EncapError, ParseError, RewriteError};
