@@ -600,6 +600,60 @@ mod tests {
         assert!(checksum::ipv4_header_ok(&f[14..34]));
     }
 
+    /// A payload word that makes the full checksum of `spec` from `src` to `dst`
+    /// compute to 0 (the one's-complement sum folds to 0xFFFF).
+    fn zero_checksum_payload(src: &str, dst: &str, spec: L4Spec) -> [u8; 2] {
+        let f = frame(src, dst, spec, &[0, 0]);
+        let meta = parse_frame(&f).unwrap().ip.unwrap();
+        let at = meta.l4_checksum_offset().unwrap();
+        let mut seg = f[meta.l4_offset..meta.end].to_vec();
+        let field_rel = at - meta.l4_offset;
+        seg[field_rel] = 0;
+        seg[field_rel + 1] = 0;
+        let acc = pseudo_for(&f, &meta, seg.len());
+        let folded = fold(sum(&seg, acc));
+        (0xFFFF - folded).to_be_bytes()
+    }
+
+    #[test]
+    fn udp_result_zero_is_sent_as_ffff_and_tcp_zero_stays_zero() {
+        let udp = L4Spec::Udp {
+            src_port: 5000,
+            dst_port: 53,
+        };
+        let word = zero_checksum_payload("203.0.113.5", "198.51.100.2", udp);
+        let expected = frame("203.0.113.5", "198.51.100.2", udp, &word);
+        let at = 14 + 20 + 6;
+        assert_eq!(
+            &expected[at..at + 2],
+            &[0xFF, 0xFF],
+            "built with the UDP rule"
+        );
+        let mut f = frame("203.0.113.5", "192.0.2.10", udp, &word);
+        let meta = parse_frame(&f).unwrap().ip.unwrap();
+        set_dst(&mut f, &meta, ip("198.51.100.2"), None, CsumMode::Full).unwrap();
+        assert_eq!(f, expected);
+        // Rewriting back from a 0xFFFF field.
+        set_dst(&mut f, &meta, ip("192.0.2.10"), None, CsumMode::Full).unwrap();
+        assert_eq!(f, frame("203.0.113.5", "192.0.2.10", udp, &word));
+
+        let tcp = L4Spec::Tcp {
+            src_port: 1,
+            dst_port: 2,
+            flags: 0x10,
+            seq: 3,
+            ack: 4,
+        };
+        let word = zero_checksum_payload("2001:db8::1", "2001:db8::3", tcp);
+        let expected = frame("2001:db8::1", "2001:db8::3", tcp, &word);
+        let at = 14 + 40 + 16;
+        assert_eq!(&expected[at..at + 2], &[0, 0], "TCP keeps a computed 0");
+        let mut f = frame("2001:db8::1", "2001:db8::2", tcp, &word);
+        let meta = parse_frame(&f).unwrap().ip.unwrap();
+        set_dst(&mut f, &meta, ip("2001:db8::3"), None, CsumMode::Full).unwrap();
+        assert_eq!(f, expected);
+    }
+
     #[test]
     fn errors_leave_the_frame_alone() {
         let f0 = frame(
