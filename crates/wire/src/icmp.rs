@@ -123,7 +123,7 @@ pub fn parse_icmp_inner(frame: &[u8], outer: &IpMeta) -> Result<InnerMeta, Parse
     let packet = frame
         .get(..outer.end)
         .ok_or(ParseError::TruncatedIcmpInner)?;
-    let l3 = outer.l4_offset + ICMP_HLEN;
+    let l3 = outer.l4_offset.saturating_add(ICMP_HLEN);
     let (version, src, dst, proto, l4_offset, fragment) = match outer.version {
         IpVersion::V4 => {
             let hdr = packet

@@ -97,8 +97,8 @@ pub fn set_src(
 ///
 /// Updates incrementally the IPv4 header checksum and the transport checksum: TCP,
 /// UDP and ICMPv6 cover the addresses through the pseudo-header, ICMPv4 does not. A
-/// UDP checksum of 0 on IPv4 ("none") stays 0; a UDP result of 0 is stored as
-/// 0xFFFF. With [`CsumMode::Partial`] the field is a pseudo-header sum: it follows
+/// UDP checksum of 0 ("none": IPv4, or IPv6 under RFC 6936) stays 0; a UDP result of
+/// 0 is stored as 0xFFFF. With [`CsumMode::Partial`] the field is a pseudo-header sum: it follows
 /// the address and ignores the port.
 ///
 /// `port` needs a TCP or UDP header ([`RewriteError::NoPorts`] otherwise), except on
@@ -126,7 +126,6 @@ fn set_endpoint(
     let (new_addr, addr_len) =
         addr_bytes(meta.version, addr).ok_or(RewriteError::FamilyMismatch)?;
     let new_addr = &new_addr[..addr_len];
-    let addr_at = meta.l3_offset + addr_offset(meta.version, side);
     let header_len = match meta.version {
         IpVersion::V4 => 20,
         IpVersion::V6 => 40,
@@ -134,11 +133,15 @@ fn set_endpoint(
     if meta.end > frame.len() || !fits(frame, meta.l3_offset, header_len) {
         return Err(RewriteError::OutOfBounds);
     }
+    // Inside the header just checked: cannot overflow.
+    let addr_at = meta.l3_offset + addr_offset(meta.version, side);
     // The port, if any, and where it goes.
     let port_at = match (port, meta.l4) {
         (None, _) => None,
         (Some(p), Some(L4Meta::Tcp { .. } | L4Meta::Udp { .. })) => {
-            let at = meta.l4_offset + if side == Side::Src { 0 } else { 2 };
+            let at = meta
+                .l4_offset
+                .saturating_add(if side == Side::Src { 0 } else { 2 });
             Some((at, p))
         }
         (Some(_), _) if meta.is_later_fragment() => None,
@@ -148,7 +151,7 @@ fn set_endpoint(
     // checksum covers the addresses or a port changes.
     let l4_csum_at = match meta.l4 {
         Some(l4) if l4.checksum_covers_addresses() => {
-            let at = meta.l4_offset + l4.checksum_offset();
+            let at = meta.l4_offset.saturating_add(l4.checksum_offset());
             if !fits(frame, at, 2) {
                 return Err(RewriteError::OutOfBounds);
             }
@@ -173,7 +176,9 @@ fn set_endpoint(
     if let Some((at, l4)) = l4_csum_at {
         let field = read16(frame, at);
         let is_udp = matches!(l4, L4Meta::Udp { .. });
-        let no_checksum = is_udp && meta.version == IpVersion::V4 && field == 0;
+        // 0 in a UDP field means "no checksum" (a computed 0 is sent as 0xFFFF, so 0
+        // is never a real one): keep it, on IPv4 and on IPv6 (RFC 6936 tunnels).
+        let no_checksum = is_udp && field == 0;
         if !no_checksum {
             let csum = match mode {
                 CsumMode::Full => {
@@ -211,8 +216,11 @@ fn set_endpoint(
 pub fn decrement_ttl(frame: &mut [u8], meta: &IpMeta) -> bool {
     match meta.version {
         IpVersion::V4 => {
+            if !fits(frame, meta.l3_offset, 20) {
+                return false;
+            }
             let ttl_at = meta.l3_offset + 8;
-            if !fits(frame, meta.l3_offset, 20) || frame[ttl_at] <= 1 {
+            if frame[ttl_at] <= 1 {
                 return false;
             }
             // TTL shares its 16-bit word with the protocol byte.
@@ -225,8 +233,11 @@ pub fn decrement_ttl(frame: &mut [u8], meta: &IpMeta) -> bool {
             true
         }
         IpVersion::V6 => {
+            if !fits(frame, meta.l3_offset, 40) {
+                return false;
+            }
             let at = meta.l3_offset + 7;
-            if !fits(frame, meta.l3_offset, 40) || frame[at] <= 1 {
+            if frame[at] <= 1 {
                 return false;
             }
             frame[at] -= 1;
@@ -250,7 +261,7 @@ struct EndpointChange {
 /// Changes the embedded source and/or destination address and port, the embedded
 /// IPv4 header checksum, the embedded transport checksum when its field is among the
 /// quoted bytes (incrementally: right even though the rest of the segment is not
-/// quoted; a UDP-over-IPv4 0 stays 0), then recomputes the outer ICMP/ICMPv6 checksum
+/// quoted; a UDP 0 stays 0), then recomputes the outer ICMP/ICMPv6 checksum
 /// over the whole message (with the outer addresses the frame holds now).
 ///
 /// Ports are applied only when the embedded packet has them (TCP/UDP, not a later
@@ -273,7 +284,7 @@ pub fn rewrite_icmp_inner(
     if inner.end > frame.len()
         || !fits(frame, inner.l3_offset, header_len)
         || !fits(frame, inner.l4_offset, 8)
-        || inner.l4_offset + 8 > inner.end
+        || inner.l4_offset.saturating_add(8) > inner.end
         || outer.end > frame.len()
         || icmp_len < 8
         || !fits(frame, outer.l3_offset, header_len)
@@ -333,7 +344,7 @@ pub fn rewrite_icmp_inner(
             .map(|_| inner.l4_offset + if side == Side::Src { 0 } else { 2 });
         if let Some((at, is_udp)) = l4_csum {
             let field = read16(frame, at);
-            if !(is_udp && inner.version == IpVersion::V4 && field == 0) {
+            if !(is_udp && field == 0) {
                 let mut csum = update16(field, old_sum, new_sum);
                 if let Some(p_at) = port_at {
                     csum = update16(csum, read16(frame, p_at), port);
@@ -461,7 +472,8 @@ pub enum L4ChecksumState {
     Partial,
     /// Neither: a corrupt packet.
     Invalid,
-    /// UDP over IPv4 with checksum 0: none was computed.
+    /// UDP with checksum 0: none was computed (legal on IPv4; on IPv6 only for
+    /// tunnels under RFC 6936, the caller decides).
     Absent,
     /// Cannot tell: a fragment, an unparsed transport, or metadata that does not fit.
     Unknown,
@@ -479,7 +491,7 @@ pub fn l4_checksum_state(frame: &[u8], meta: &IpMeta) -> L4ChecksumState {
     let field_at = l4.checksum_offset();
     let field = u16::from_be_bytes([segment[field_at], segment[field_at + 1]]);
     let valid = match (meta.version, l4) {
-        (IpVersion::V4, L4Meta::Udp { .. }) if field == 0 => return L4ChecksumState::Absent,
+        (_, L4Meta::Udp { .. }) if field == 0 => return L4ChecksumState::Absent,
         (_, L4Meta::Icmp { .. }) => fold(sum(segment, 0)) == 0xFFFF,
         (IpVersion::V4, _) => {
             let (src, dst) = ipv4_addrs(frame, meta.l3_offset);
@@ -598,6 +610,71 @@ mod tests {
         .unwrap();
         assert_eq!(&f[at..at + 2], &[0, 0]);
         assert!(checksum::ipv4_header_ok(&f[14..34]));
+    }
+
+    #[test]
+    fn udp_zero_checksum_stays_zero_v6() {
+        let mut f = frame(
+            "2001:db8::5",
+            "2001:db8::10",
+            L4Spec::Udp {
+                src_port: 4789,
+                dst_port: 4789,
+            },
+            b"tunnel",
+        );
+        let meta = parse_frame(&f).unwrap().ip.unwrap();
+        let at = meta.l4_offset + 6;
+        f[at..at + 2].copy_from_slice(&[0, 0]);
+        assert_eq!(l4_checksum_state(&f, &meta), L4ChecksumState::Absent);
+        set_dst(&mut f, &meta, ip("2001:db8:1::2"), Some(1), CsumMode::Full).unwrap();
+        assert_eq!(&f[at..at + 2], &[0, 0]);
+    }
+
+    #[test]
+    fn absurd_metadata_is_refused_without_panics() {
+        let mut f = frame(
+            "203.0.113.5",
+            "192.0.2.10",
+            L4Spec::Tcp {
+                src_port: 1,
+                dst_port: 2,
+                flags: 0,
+                seq: 0,
+                ack: 0,
+            },
+            b"x",
+        );
+        let good = parse_frame(&f).unwrap().ip.unwrap();
+        let before = f.clone();
+        for (l3, l4, end) in [
+            (usize::MAX, usize::MAX, usize::MAX),
+            (usize::MAX - 3, 14 + 20, 50),
+            (14, usize::MAX - 1, 50),
+            (14, 34, usize::MAX),
+            (1000, 1020, 1040),
+        ] {
+            let meta = IpMeta {
+                l3_offset: l3,
+                l4_offset: l4,
+                end,
+                ..good
+            };
+            assert!(set_dst(&mut f, &meta, ip("198.51.100.2"), Some(3), CsumMode::Full).is_err());
+            assert!(set_src(&mut f, &meta, ip("198.51.100.2"), None, CsumMode::Partial).is_err());
+            assert!(!decrement_ttl(&mut f, &meta) || l3 == 14);
+            assert!(!complete_partial_l4(&mut f, &meta));
+            assert_eq!(l4_checksum_state(&f, &meta), L4ChecksumState::Unknown);
+            let _ = crate::icmp::parse_icmp_inner(&f, &meta);
+            let _ = crate::encap::icmp_frag_needed_v4(
+                &mut f,
+                54,
+                &meta,
+                "192.0.2.1".parse().unwrap(),
+                1000,
+            );
+            f.copy_from_slice(&before);
+        }
     }
 
     /// A payload word that makes the full checksum of `spec` from `src` to `dst`
