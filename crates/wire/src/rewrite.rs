@@ -97,9 +97,9 @@ pub fn set_src(
 ///
 /// Updates incrementally the IPv4 header checksum and the transport checksum: TCP,
 /// UDP and ICMPv6 cover the addresses through the pseudo-header, ICMPv4 does not. A
-/// UDP checksum of 0 ("none": IPv4, or IPv6 under RFC 6936) stays 0; a UDP result of
-/// 0 is stored as 0xFFFF. With [`CsumMode::Partial`] the field is a pseudo-header sum: it follows
-/// the address and ignores the port.
+/// UDP checksum of 0 ("none": IPv4, or IPv6 under RFC 6936) stays 0; a UDP result
+/// of 0 is stored as 0xFFFF. With [`CsumMode::Partial`] the field is a pseudo-header
+/// sum: it follows the address and ignores the port.
 ///
 /// `port` needs a TCP or UDP header ([`RewriteError::NoPorts`] otherwise), except on
 /// a non-first fragment, where only the IP header changes and `port` is ignored (the
@@ -147,8 +147,8 @@ fn set_endpoint(
         (Some(_), _) if meta.is_later_fragment() => None,
         (Some(_), _) => return Err(RewriteError::NoPorts),
     };
-    // The transport checksum field, if the transport header is here and its
-    // checksum covers the addresses or a port changes.
+    // The transport checksum field, if the transport header is here and its checksum
+    // covers the addresses (true of every transport that has ports).
     let l4_csum_at = match meta.l4 {
         Some(l4) if l4.checksum_covers_addresses() => {
             let at = meta.l4_offset.saturating_add(l4.checksum_offset());
