@@ -3,6 +3,7 @@
 
 pub mod conn;
 pub mod dest;
+pub mod director;
 pub mod model;
 pub mod sched;
 pub mod service;

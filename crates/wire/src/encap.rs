@@ -11,7 +11,7 @@ use crate::checksum;
 use crate::error::{EncapError, ParseError};
 use crate::ether::{ETH_HLEN, ETH_P_IPV4, ETH_P_IPV6};
 use crate::icmp::{
-    is_any_icmp_error, ICMPV6_PACKET_TOO_BIG, ICMP_CODE_FRAG_NEEDED, ICMP_DEST_UNREACH,
+    is_any_icmp_error, ICMPV6_DEST_UNREACH, ICMPV6_PACKET_TOO_BIG, ICMP_CODE_FRAG_NEEDED, ICMP_DEST_UNREACH,
 };
 use crate::ip::{
     parse_ip, IpMeta, IPV4_HLEN, IPV6_HLEN, PROTO_ICMP, PROTO_ICMPV6, PROTO_IPIP, PROTO_IPV6,
@@ -291,19 +291,44 @@ fn swap_macs(frame: &mut [u8]) {
 
 /// Turn the frame of a packet that is too big for the path into an ICMP
 /// "fragmentation needed" (type 3 code 4, next-hop MTU `mtu`) from `from` back to the
-/// packet's source, in place: Ethernet source and destination swapped (VLAN tags
-/// kept), a new IPv4 header (TTL 64, precedence "internetwork control", DF clear, as
-/// Linux sends errors), then the original IP header and as much of its data as keeps
-/// the error within 576 bytes. Returns the new frame length.
-///
-/// `frame` is the whole buffer (it may be longer than the frame: room to grow);
-/// `frame_len` the frame's current length.
+/// packet's source, in place (see [`icmp_error_v4`]). Returns the new frame length.
 pub fn icmp_frag_needed_v4(
     frame: &mut [u8],
     frame_len: usize,
     meta: &IpMeta,
     from: Ipv4Addr,
     mtu: u16,
+) -> Result<usize, EncapError> {
+    let m = mtu.to_be_bytes();
+    icmp_error_v4(
+        frame,
+        frame_len,
+        meta,
+        from,
+        ICMP_DEST_UNREACH,
+        ICMP_CODE_FRAG_NEEDED,
+        [0, 0, m[0], m[1]],
+    )
+}
+
+/// Turn the frame of an offending packet into an ICMP error (`icmp_type`, `code`,
+/// the 4 bytes after the checksum `rest`) from `from` back to the packet's source, in
+/// place: Ethernet source and destination swapped (VLAN tags kept), a new IPv4 header
+/// (TTL 64, precedence "internetwork control", DF clear, as Linux sends errors), then
+/// the original IP header and as much of its data as keeps the error within 576
+/// bytes. Never about an ICMP error or a non-first fragment. Returns the new frame
+/// length.
+///
+/// `frame` is the whole buffer (it may be longer than the frame: room to grow);
+/// `frame_len` the frame's current length.
+pub fn icmp_error_v4(
+    frame: &mut [u8],
+    frame_len: usize,
+    meta: &IpMeta,
+    from: Ipv4Addr,
+    icmp_type: u8,
+    code: u8,
+    rest: [u8; 4],
 ) -> Result<usize, EncapError> {
     let IpAddr::V4(dst) = meta.src else {
         return Err(EncapError::FamilyMismatch);
@@ -327,31 +352,35 @@ pub fn icmp_frag_needed_v4(
     // NEW + quote <= 576: fits u16.
     write_ipv4(&mut frame[l3..], &header, PROTO_ICMP, (NEW + quote) as u16);
     let icmp = &mut frame[l3 + IPV4_HLEN..l3 + NEW + quote];
-    icmp[..ICMP_HLEN].copy_from_slice(&[
-        ICMP_DEST_UNREACH,
-        ICMP_CODE_FRAG_NEEDED,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-    ]);
-    icmp[6..8].copy_from_slice(&mtu.to_be_bytes());
+    icmp[..4].copy_from_slice(&[icmp_type, code, 0, 0]);
+    icmp[4..8].copy_from_slice(&rest);
     let csum = checksum::finish(checksum::sum(icmp, 0));
     icmp[ICMP_CSUM_OFFSET..ICMP_CSUM_OFFSET + 2].copy_from_slice(&csum.to_be_bytes());
     Ok(l3 + NEW + quote)
 }
 
 /// The IPv6 counterpart of [`icmp_frag_needed_v4`]: an ICMPv6 Packet Too Big (type 2,
-/// MTU `mtu`) from `from` to the packet's source, hop limit 64, within 1280 bytes,
-/// checksum over the pseudo-header. Returns the new frame length.
+/// MTU `mtu`) from `from` to the packet's source (see [`icmpv6_error`]).
 pub fn icmpv6_packet_too_big(
     frame: &mut [u8],
     frame_len: usize,
     meta: &IpMeta,
     from: Ipv6Addr,
     mtu: u32,
+) -> Result<usize, EncapError> {
+    icmpv6_error(frame, frame_len, meta, from, ICMPV6_PACKET_TOO_BIG, 0, mtu.to_be_bytes())
+}
+
+/// The IPv6 counterpart of [`icmp_error_v4`]: hop limit 64, the whole error within
+/// 1280 bytes, checksum over the pseudo-header. Returns the new frame length.
+pub fn icmpv6_error(
+    frame: &mut [u8],
+    frame_len: usize,
+    meta: &IpMeta,
+    from: Ipv6Addr,
+    icmp_type: u8,
+    code: u8,
+    rest: [u8; 4],
 ) -> Result<usize, EncapError> {
     let IpAddr::V6(dst) = meta.src else {
         return Err(EncapError::FamilyMismatch);
@@ -375,8 +404,8 @@ pub fn icmpv6_packet_too_big(
     // icmp_len <= 1240: fits u16.
     write_ipv6(&mut frame[l3..], &header, PROTO_ICMPV6, icmp_len as u16);
     let icmp = &mut frame[l3 + IPV6_HLEN..l3 + NEW + quote];
-    icmp[..4].copy_from_slice(&[ICMPV6_PACKET_TOO_BIG, 0, 0, 0]);
-    icmp[4..8].copy_from_slice(&mtu.to_be_bytes());
+    icmp[..4].copy_from_slice(&[icmp_type, code, 0, 0]);
+    icmp[4..8].copy_from_slice(&rest);
     let csum = checksum::transport_v6(
         &from.octets(),
         &dst.octets(),
@@ -386,6 +415,21 @@ pub fn icmpv6_packet_too_big(
     );
     icmp[ICMP_CSUM_OFFSET..ICMP_CSUM_OFFSET + 2].copy_from_slice(&csum.to_be_bytes());
     Ok(l3 + NEW + quote)
+}
+
+/// "Port unreachable" from `from` (a VIP) back to the source of the offending packet:
+/// ICMP type 3 code 3, or ICMPv6 type 1 code 4. What IPVS answers when a virtual
+/// service has no real server left.
+pub fn dest_unreachable_port(
+    frame: &mut [u8],
+    frame_len: usize,
+    meta: &IpMeta,
+    from: IpAddr,
+) -> Result<usize, EncapError> {
+    match from {
+        IpAddr::V4(f) => icmp_error_v4(frame, frame_len, meta, f, ICMP_DEST_UNREACH, 3, [0; 4]),
+        IpAddr::V6(f) => icmpv6_error(frame, frame_len, meta, f, ICMPV6_DEST_UNREACH, 4, [0; 4]),
+    }
 }
 
 #[cfg(test)]

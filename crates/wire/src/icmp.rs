@@ -4,6 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use crate::checksum;
 use crate::error::ParseError;
 use crate::ip::{
     ipv6_addr_at, walk_ipv6_chain, FragmentInfo, IpMeta, IpVersion, IPV4_HLEN, IPV6_HLEN,
@@ -48,6 +49,55 @@ pub const ICMPV6_NEIGHBOR_ADVERTISEMENT: u8 = 136;
 /// How many transport bytes of the offending packet an ICMP error must carry to be
 /// usable (RFC 792 guarantees 64 bits: both ports and, for UDP, the checksum).
 pub const INNER_L4_BYTES: usize = 8;
+
+/// Turn an ICMP echo request (or ICMPv6 echo request) into its reply in place:
+/// addresses swapped, type changed, TTL 64, checksums updated incrementally (the
+/// ICMPv6 pseudo-header sum does not change when its addresses swap), Ethernet
+/// addresses swapped. The payload is echoed unchanged.
+pub fn echo_reply_in_place(frame: &mut [u8], meta: &IpMeta) -> Result<(), ParseError> {
+    let (req, rep) = match meta.l4 {
+        Some(L4Meta::Icmp { icmp_type: ICMP_ECHO_REQUEST, .. }) => (ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY),
+        Some(L4Meta::Icmpv6 { icmp_type: ICMPV6_ECHO_REQUEST, .. }) => {
+            (ICMPV6_ECHO_REQUEST, ICMPV6_ECHO_REPLY)
+        }
+        _ => return Err(ParseError::TruncatedIcmp),
+    };
+    if meta.is_fragment() || meta.end > frame.len() || meta.l4_offset + ICMP_HLEN > meta.end {
+        return Err(ParseError::TruncatedIcmp);
+    }
+    if frame.len() < 12 {
+        return Err(ParseError::TruncatedEthernet);
+    }
+    for i in 0..6 {
+        frame.swap(i, i + 6);
+    }
+    let l3 = meta.l3_offset;
+    match meta.version {
+        IpVersion::V4 => {
+            // Swap addresses: the header checksum is unchanged by a swap; the TTL is not.
+            for i in 0..4 {
+                frame.swap(l3 + 12 + i, l3 + 16 + i);
+            }
+            let old = u16::from_be_bytes([frame[l3 + 8], frame[l3 + 9]]);
+            frame[l3 + 8] = 64;
+            let new = u16::from_be_bytes([frame[l3 + 8], frame[l3 + 9]]);
+            let hc = u16::from_be_bytes([frame[l3 + 10], frame[l3 + 11]]);
+            frame[l3 + 10..l3 + 12].copy_from_slice(&checksum::update16(hc, old, new).to_be_bytes());
+        }
+        IpVersion::V6 => {
+            for i in 0..16 {
+                frame.swap(l3 + 8 + i, l3 + 24 + i);
+            }
+            frame[l3 + 7] = 64;
+        }
+    }
+    let l4 = meta.l4_offset;
+    frame[l4] = rep;
+    let c = u16::from_be_bytes([frame[l4 + 2], frame[l4 + 3]]);
+    let c = checksum::update16(c, u16::from(req) << 8, u16::from(rep) << 8);
+    frame[l4 + 2..l4 + 4].copy_from_slice(&c.to_be_bytes());
+    Ok(())
+}
 
 /// Whether the packet is an ICMP error that relates to another packet the director
 /// may track: ICMPv4 destination unreachable, source quench, time exceeded, parameter

@@ -5,13 +5,13 @@
 
 use std::net::IpAddr;
 
-use rvs_wire::arp::{build_arp_reply, parse_arp, ARP_OP_REQUEST};
-use rvs_wire::icmp::{dest_unreachable_port, echo_reply_in_place};
-use rvs_wire::ip::{is_icmp_error, parse_icmp_inner, IpMeta, IpVersion};
-use rvs_wire::ndp::{build_neighbor_advert, parse_neighbor_solicit};
-use rvs_wire::encap::{icmp_frag_needed_v4, icmpv6_packet_too_big};
+use rvs_wire::arp::{build_arp_reply, parse_arp, ARP_REQUEST};
+use rvs_wire::encap::{dest_unreachable_port, icmp_frag_needed_v4, icmpv6_packet_too_big};
+use rvs_wire::ether::{parse_ether, MacAddr};
+use rvs_wire::icmp::{echo_reply_in_place, is_icmp_error, parse_icmp_inner};
+use rvs_wire::ip::{IpMeta, IpVersion};
+use rvs_wire::ndp::{build_neighbor_advertisement, parse_neighbor_solicitation};
 use rvs_wire::rewrite::{decrement_ttl, rewrite_icmp_inner, set_dst, set_src, CsumMode};
-use rvs_wire::ether::MacAddr;
 
 use super::{bump, Director, DropReason, Fam, Rx, Verdict};
 use crate::model::ForwardMethod;
@@ -28,7 +28,7 @@ impl Director {
         }
         let to_us = self.is_director_address(&ip.dst, None, 0);
         match (ip.version, icmp_type) {
-            (IpVersion::V6, ICMPV6_NEIGHBOR_SOLICIT) => self.neighbor_solicit(rx),
+            (IpVersion::V6, ICMPV6_NEIGHBOR_SOLICIT) => self.neighbor_solicit(rx, ip),
             (IpVersion::V4, ICMP_ECHO_REQUEST) | (IpVersion::V6, ICMPV6_ECHO_REQUEST)
                 if to_us && self.snap.settings.answer_ping =>
             {
@@ -62,7 +62,7 @@ impl Director {
         let (Some(isrc), Some(idst)) = (A::from_ip(inner.src), A::from_ip(inner.dst)) else {
             return self.pass();
         };
-        let Some((isport, idport)) = inner.ports() else {
+        let Some((isport, idport)) = inner.ports else {
             return if self.snap.is_vip(&ip.dst) {
                 self.drop(DropReason::IcmpNoConn)
             } else {
@@ -159,8 +159,7 @@ impl Director {
     /// real server left.
     pub(super) fn port_unreachable<A: Fam>(&mut self, rx: &mut Rx<'_>, ip: &IpMeta) -> Verdict {
         let (start, len) = (rx.start, rx.len);
-        let cap = rx.buf.len() - start;
-        match dest_unreachable_port(&mut rx.buf[start..], len, cap, ip, ip.dst) {
+        match dest_unreachable_port(&mut rx.buf[start..], len, ip, ip.dst) {
             Ok(n) => {
                 bump(&self.stats.icmp_sent);
                 bump(&self.stats.drops[DropReason::NoDest.counter_index()]);
@@ -202,15 +201,21 @@ impl Director {
         if !self.snap.settings.answer_arp {
             return self.pass();
         }
-        let Ok(req) = parse_arp(rx.frame()) else {
+        let Ok(eth) = parse_ether(rx.frame()) else {
             return self.pass();
         };
-        if req.op != ARP_OP_REQUEST || !self.is_director_address(&IpAddr::V4(req.target_ip), None, 0) {
+        let Ok(req) = parse_arp(rx.frame(), eth.l3_offset) else {
+            return self.pass();
+        };
+        if req.op != ARP_REQUEST || !self.is_director_address(&IpAddr::V4(req.target_ip), None, 0) {
             return self.pass();
         }
         let mac = MacAddr(self.port_mac(rx.port));
         let mut out = [0u8; 64];
         let n = build_arp_reply(&mut out, &req, mac);
+        if n == 0 {
+            return self.pass();
+        }
         let start = rx.start;
         if rx.buf.len() < start + n {
             return self.pass();
@@ -226,11 +231,11 @@ impl Director {
     }
 
     /// Neighbour solicitations for a VIP get a solicited advertisement.
-    fn neighbor_solicit(&mut self, rx: &mut Rx<'_>) -> Verdict {
+    fn neighbor_solicit(&mut self, rx: &mut Rx<'_>, ip: &IpMeta) -> Verdict {
         if !self.snap.settings.answer_arp {
             return self.pass();
         }
-        let Ok(ns) = parse_neighbor_solicit(rx.frame()) else {
+        let Ok(ns) = parse_neighbor_solicitation(rx.frame(), ip) else {
             return self.pass();
         };
         if !self.is_director_address(&IpAddr::V6(ns.target), None, 0) {
@@ -238,9 +243,10 @@ impl Director {
         }
         let mac = MacAddr(self.port_mac(rx.port));
         let mut out = [0u8; 128];
-        let Ok(n) = build_neighbor_advert(&mut out, &ns, mac) else {
+        let n = build_neighbor_advertisement(&mut out, &ns, mac);
+        if n == 0 {
             return self.pass();
-        };
+        }
         let start = rx.start;
         if rx.buf.len() < start + n {
             return self.pass();

@@ -17,12 +17,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rvs_wire::ether::{ETH_P_ARP, ETH_HLEN};
-use rvs_wire::ip::{parse_frame, IpMeta, IpVersion, L4Meta};
+use rvs_wire::ip::{parse_frame, IpMeta, IpVersion};
+use rvs_wire::l4::L4Meta;
 
 use crate::conn::state::{tcp_next_state, TCP_ACK, TCP_RST, TCP_SYN};
 use crate::conn::table::{flags, ConnTable, Expiry};
 use crate::conn::{ConnState, Direction, IpBytes};
-use crate::model::{Family, Protocol};
+use crate::model::Protocol;
 use crate::sched::{new_scheduler, Scheduler};
 use crate::service::{PortId, ServiceId, Snapshot};
 use crate::time::Time;
@@ -57,7 +58,6 @@ impl Default for DirectorConfig {
 
 /// Address-family plumbing: which table holds a family's connections.
 pub(crate) trait Fam: IpBytes {
-    const FAMILY: Family;
     fn table(t: &mut Tables) -> &mut ConnTable<Self>;
     fn table_ref(t: &Tables) -> &ConnTable<Self>;
 }
@@ -68,7 +68,6 @@ pub(crate) struct Tables {
 }
 
 impl Fam for [u8; 4] {
-    const FAMILY: Family = Family::V4;
     #[inline]
     fn table(t: &mut Tables) -> &mut ConnTable<Self> {
         &mut t.v4
@@ -80,7 +79,6 @@ impl Fam for [u8; 4] {
 }
 
 impl Fam for [u8; 16] {
-    const FAMILY: Family = Family::V6;
     #[inline]
     fn table(t: &mut Tables) -> &mut ConnTable<Self> {
         &mut t.v6
