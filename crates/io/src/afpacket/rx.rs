@@ -288,10 +288,8 @@ impl RxRing {
 
     /// The status word of slot `index`, shared with the kernel.
     fn status_of(&self, index: usize) -> &AtomicU32 {
-        // SAFETY: `index < frames`, so the slot lies inside the mapping; slots start on
-        // 16-byte boundaries and `tp_status` is their first u32. The kernel accesses the
-        // word concurrently, which is why it is only ever read and written atomically.
-        unsafe { &*(self.base.add(index * self.layout.frame_size) as *const AtomicU32) }
+        // SAFETY: callers pass `index < frames`; the mapping lives as long as `self`.
+        unsafe { status_word(self.base, self.layout.frame_size, index) }
     }
 
     /// Whether the slot at the head holds a frame for user space.
@@ -335,8 +333,13 @@ impl RxRing {
             budget -= 1;
             let index = self.head;
             self.head = (self.head + 1) % self.layout.frames;
+            // Hands the slot back when this iteration ends, even if `on_frame` panics, so a
+            // panic cannot leave behind a slot the kernel would wait on forever.
+            // SAFETY: `index < frames`; the mapping outlives this loop (held by `shared`).
+            let _release =
+                SlotRelease(unsafe { status_word(self.base, self.layout.frame_size, index) });
             // SAFETY: `index < frames` and an Acquire load just saw TP_STATUS_USER on the
-            // slot; the frame is dropped before the slot is handed back below.
+            // slot; the frame is dropped before `_release` hands the slot back.
             let frame = unsafe {
                 slot_frame(
                     self.base,
@@ -350,10 +353,30 @@ impl RxRing {
                 handed += 1;
                 on_frame(&mut frame);
             }
-            self.status_of(index)
-                .store(libc::TP_STATUS_KERNEL, Ordering::Release);
         }
         handed
+    }
+}
+
+/// The status word of slot `index`, shared with the kernel.
+///
+/// # Safety
+/// `base` must point at a ring of more than `index` slots of `frame_size` bytes that stays
+/// mapped for `'r`.
+unsafe fn status_word<'r>(base: *mut u8, frame_size: usize, index: usize) -> &'r AtomicU32 {
+    // SAFETY: per the contract the slot lies inside the mapping; slots start on 16-byte
+    // boundaries and `tp_status` is their first u32. The kernel accesses the word
+    // concurrently, which is why it is only ever read and written atomically.
+    unsafe { &*(base.add(index * frame_size) as *const AtomicU32) }
+}
+
+/// Returns an RX slot to the kernel on drop. Release: our reads and writes of the slot
+/// happen before the kernel may reuse it.
+struct SlotRelease<'r>(&'r AtomicU32);
+
+impl Drop for SlotRelease<'_> {
+    fn drop(&mut self) {
+        self.0.store(libc::TP_STATUS_KERNEL, Ordering::Release);
     }
 }
 
