@@ -9,6 +9,49 @@
 //!   data plane's non-blocking neighbour cache.
 //!
 //! Linux only.
+//!
+//! # A worker loop
+//!
+//! Each worker opens one socket per interface (the `i`-th worker's socket `i`-th, so
+//! fanout indices match), receives a batch, rewrites frames in place and transmits them
+//! on the egress ring, kicks the kernel once per batch, busy-polls while traffic flows and
+//! blocks in `poll` when idle:
+//!
+//! ```no_run
+//! use std::num::NonZeroU32;
+//! use std::time::Duration;
+//! use rvs_io::{steering_program_client_side, Fanout, FanoutMode, PacketSocket, RingConfig};
+//!
+//! # fn main() -> std::io::Result<()> {
+//! let workers = NonZeroU32::new(4).unwrap();
+//! let cfg = RingConfig {
+//!     fanout: Some(Fanout { group_id: 1, mode: FanoutMode::Cbpf(steering_program_client_side(workers)) }),
+//!     ..RingConfig::default()
+//! };
+//! let (mut rx, mut tx) = PacketSocket::open("eth0", &cfg)?.split();
+//! let mut idle_rounds = 0u32;
+//! for _ in 0..1_000_000 {
+//!     let n = rx.recv_batch(64, |frame| {
+//!         if frame.is_truncated() {
+//!             return; // never forward a cut frame
+//!         }
+//!         // ... let the core rewrite frame.data_mut() (or prepend into the headroom and
+//!         // frame.set_range(..)), then queue it; a full ring drops the frame.
+//!         let _ = tx.push(frame.data());
+//!     });
+//!     tx.flush()?;
+//!     if n == 0 {
+//!         idle_rounds += 1;
+//!         if idle_rounds > 64 {
+//!             rx.wait_readable(Some(Duration::from_millis(100)))?;
+//!         }
+//!     } else {
+//!         idle_rounds = 0;
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 #![cfg(target_os = "linux")]
 
@@ -20,8 +63,8 @@ pub mod neigh;
 mod sys;
 
 pub use afpacket::{
-    Fanout, FanoutMode, KernelStats, PacketSocket, PacketType, RingConfig, RxFrame, RxRing,
-    RxStats, SetRangeError, TxError, TxRing, TxStats,
+    Fanout, FanoutMode, KernelStats, PacketSocket, PacketType, RingConfig, RingVersion, RxFrame,
+    RxRing, RxStats, SetRangeError, TxError, TxRing, TxStats,
 };
 pub use bpf::{steering_program_client_side, steering_program_server_side, BpfInsn, BpfProgram};
 pub use iface::Interface;

@@ -18,6 +18,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
 
 pub use rx::{PacketType, RxFrame, RxRing, RxStats, SetRangeError};
+use tx::SlotFormat;
 pub use tx::{TxError, TxRing, TxStats};
 
 use crate::bpf::BpfProgram;
@@ -49,6 +50,28 @@ pub struct RingConfig {
     pub promiscuous: bool,
     /// Join a fanout group so several sockets (one per worker) share the interface's frames.
     pub fanout: Option<Fanout>,
+    /// Ring format: TPACKET_V2 (default) or TPACKET_V3.
+    pub version: RingVersion,
+}
+
+/// The TPACKET ring format. The API is the same for both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RingVersion {
+    /// One frame per slot, handed over as soon as the kernel wrote it. The default: it
+    /// wakes the worker per frame, which request/response and bulk TCP need.
+    #[default]
+    V2,
+    /// Frames packed into blocks (denser for small frames), but a block is handed over only
+    /// when full or when its retire timer fires, so a lone frame can wait up to
+    /// `block_timeout_ms`. Suits capture-like, throughput-only uses.
+    V3 {
+        /// Block size in bytes: a power of two, at least the page size and `frame_size`.
+        /// The RX ring gets as many blocks as `rx_frames * frame_size` bytes need.
+        block_size: u32,
+        /// Retire timer for a partly filled block, in milliseconds (0: the kernel's
+        /// default, derived from the link speed).
+        block_timeout_ms: u32,
+    },
 }
 
 impl Default for RingConfig {
@@ -62,6 +85,7 @@ impl Default for RingConfig {
             ignore_outgoing: true,
             promiscuous: false,
             fanout: None,
+            version: RingVersion::V2,
         }
     }
 }
@@ -116,7 +140,11 @@ struct RingLayout {
     /// Byte offset of the ring's first slot in the mapping.
     offset: usize,
     frame_size: usize,
+    /// Frame-size slots in the ring (V2: exactly the slots).
     frames: usize,
+    /// Kernel allocation blocks (V3 RX walks these).
+    block_size: usize,
+    blocks: usize,
 }
 
 /// An AF_PACKET socket on one interface with its RX and TX rings.
@@ -133,8 +161,8 @@ const MAX_FRAME_SIZE: u32 = 1 << 16;
 const BLOCK_SIZE: u32 = 1 << 16;
 
 impl PacketSocket {
-    /// Opens a packet socket bound to ETH_P_ALL on `ifname`, with TPACKET_V2 rings as `cfg`
-    /// describes. Needs CAP_NET_RAW in the interface's network namespace.
+    /// Opens a packet socket bound to ETH_P_ALL on `ifname`, with TPACKET_V2 (or V3) rings
+    /// as `cfg` describes. Needs CAP_NET_RAW in the interface's network namespace.
     pub fn open(ifname: &str, cfg: &RingConfig) -> io::Result<PacketSocket> {
         let ifindex = sys::ifindex_of(ifname)?;
         let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidInput, what);
@@ -146,22 +174,54 @@ impl PacketSocket {
                 cfg.frame_size
             )));
         }
-        let data_start = rx::data_offset(cfg.headroom);
+        let v3 = matches!(cfg.version, RingVersion::V3 { .. });
+        let data_start = rx::data_offset(cfg.headroom, v3);
         if data_start + rx::MIN_FRAME_ROOM > cfg.frame_size as usize {
             return Err(invalid(format!(
                 "headroom {} leaves no room for a frame in a {}-byte slot",
                 cfg.headroom, cfg.frame_size
             )));
         }
+        // RX geometry: (block size, blocks, retire timer).
+        let (rx_block_size, rx_blocks, block_timeout_ms) = match cfg.version {
+            RingVersion::V2 => (
+                BLOCK_SIZE,
+                cfg.rx_frames.div_ceil(BLOCK_SIZE / cfg.frame_size),
+                0,
+            ),
+            RingVersion::V3 {
+                block_size,
+                block_timeout_ms,
+            } => {
+                if !block_size.is_power_of_two()
+                    || block_size < page_size()
+                    || block_size < cfg.frame_size
+                {
+                    return Err(invalid(format!(
+                        "block_size {block_size} is not a power of two of at least a page and frame_size"
+                    )));
+                }
+                let bytes = u64::from(cfg.rx_frames) * u64::from(cfg.frame_size);
+                let blocks = u32::try_from(bytes.div_ceil(u64::from(block_size)))
+                    .map_err(|_| invalid("RX ring too large".to_owned()))?;
+                (block_size, blocks, block_timeout_ms)
+            }
+        };
+        let tx_blocks = cfg.tx_frames.div_ceil(BLOCK_SIZE / cfg.frame_size);
 
         // Protocol 0: the socket receives nothing until bound, so the ring does not fill
         // with other interfaces' frames while it is being set up.
         let fd = sys::socket(libc::AF_PACKET, libc::SOCK_RAW, 0)?;
+        let version = if v3 {
+            libc::tpacket_versions::TPACKET_V3
+        } else {
+            libc::tpacket_versions::TPACKET_V2
+        };
         sys::setsockopt(
             &fd,
             libc::SOL_PACKET,
             libc::PACKET_VERSION,
-            &(libc::tpacket_versions::TPACKET_V2 as libc::c_int),
+            &(version as libc::c_int),
         )?;
         sys::setsockopt(
             &fd,
@@ -194,26 +254,45 @@ impl PacketSocket {
             )
             .is_ok();
 
-        let frames_per_block = BLOCK_SIZE / cfg.frame_size;
-        let blocks = |frames: u32| frames.div_ceil(frames_per_block);
-        let rx_blocks = blocks(cfg.rx_frames);
-        let tx_blocks = blocks(cfg.tx_frames);
-        for (option, nr) in [
-            (libc::PACKET_RX_RING, rx_blocks),
-            (libc::PACKET_TX_RING, tx_blocks),
+        for (option, block_size, nr, timeout) in [
+            (
+                libc::PACKET_RX_RING,
+                rx_block_size,
+                rx_blocks,
+                block_timeout_ms,
+            ),
+            (libc::PACKET_TX_RING, BLOCK_SIZE, tx_blocks, 0),
         ] {
             if nr == 0 {
                 continue;
             }
-            let req = libc::tpacket_req {
-                tp_block_size: BLOCK_SIZE,
-                tp_block_nr: nr,
-                tp_frame_size: cfg.frame_size,
-                tp_frame_nr: nr * frames_per_block,
-            };
-            sys::setsockopt(&fd, libc::SOL_PACKET, option, &req)?;
+            let frame_nr = nr
+                .checked_mul(block_size / cfg.frame_size)
+                .ok_or_else(|| invalid("ring too large".to_owned()))?;
+            if v3 {
+                // V3 takes the longer request for both rings; the TX ring must leave the
+                // block-only fields zero.
+                let req = libc::tpacket_req3 {
+                    tp_block_size: block_size,
+                    tp_block_nr: nr,
+                    tp_frame_size: cfg.frame_size,
+                    tp_frame_nr: frame_nr,
+                    tp_retire_blk_tov: timeout,
+                    tp_sizeof_priv: 0,
+                    tp_feature_req_word: 0,
+                };
+                sys::setsockopt(&fd, libc::SOL_PACKET, option, &req)?;
+            } else {
+                let req = libc::tpacket_req {
+                    tp_block_size: block_size,
+                    tp_block_nr: nr,
+                    tp_frame_size: cfg.frame_size,
+                    tp_frame_nr: frame_nr,
+                };
+                sys::setsockopt(&fd, libc::SOL_PACKET, option, &req)?;
+            }
         }
-        let rx_len = rx_blocks as usize * BLOCK_SIZE as usize;
+        let rx_len = rx_blocks as usize * rx_block_size as usize;
         let tx_len = tx_blocks as usize * BLOCK_SIZE as usize;
         let map = if rx_len + tx_len > 0 {
             Some(sys::Mmap::shared(fd.as_raw_fd(), rx_len + tx_len)?)
@@ -249,20 +328,29 @@ impl PacketSocket {
         let rx_layout = RingLayout {
             offset: 0,
             frame_size,
-            frames: (rx_blocks * frames_per_block) as usize,
+            frames: rx_len / frame_size,
+            block_size: rx_block_size as usize,
+            blocks: rx_blocks as usize,
         };
         let tx_layout = RingLayout {
             offset: rx_len,
             frame_size,
-            frames: (tx_blocks * frames_per_block) as usize,
+            frames: tx_len / frame_size,
+            block_size: BLOCK_SIZE as usize,
+            blocks: tx_blocks as usize,
         };
         let rx = RxRing::new(
             Arc::clone(&shared),
             rx_layout,
+            v3,
             cfg.ignore_outgoing,
             kernel_ignores_outgoing,
         );
-        let tx = TxRing::new(shared, tx_layout);
+        let tx = TxRing::new(
+            shared,
+            tx_layout,
+            if v3 { SlotFormat::V3 } else { SlotFormat::V2 },
+        );
         Ok(PacketSocket { rx, tx })
     }
 
@@ -286,6 +374,12 @@ impl PacketSocket {
     pub fn split(self) -> (RxRing, TxRing) {
         (self.rx, self.tx)
     }
+}
+
+fn page_size() -> u32 {
+    // SAFETY: sysconf has no preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u32::try_from(size).unwrap_or(4096)
 }
 
 fn join_fanout(fd: &OwnedFd, fanout: &Fanout, ignore_outgoing: bool) -> io::Result<()> {

@@ -22,11 +22,12 @@ const fn tpacket_align(x: usize) -> usize {
     (x + libc::TPACKET_ALIGNMENT - 1) & !(libc::TPACKET_ALIGNMENT - 1)
 }
 
-/// Offset from a slot's start at which the kernel places an Ethernet frame when
-/// PACKET_RESERVE is `headroom` (net/packet/af_packet.c: the network header is aligned after
-/// the slot headers and 16 bytes of link header room, plus the reserve).
-pub(super) fn data_offset(headroom: u32) -> usize {
-    tpacket_align(SLOT_HEADER_LEN + 16) + headroom as usize - ETH_HEADER_LEN
+/// Offset from a frame header's start at which the kernel places an Ethernet frame when
+/// PACKET_RESERVE is `headroom` (the network header is aligned after the frame headers and
+/// 16 bytes of link header room, plus the reserve).
+pub(super) fn data_offset(headroom: u32, v3: bool) -> usize {
+    let header_len = if v3 { V3_HEADER_LEN } else { SLOT_HEADER_LEN };
+    tpacket_align(header_len + 16) + headroom as usize - ETH_HEADER_LEN
 }
 
 /// The packet type the kernel gave a received frame (`sll_pkttype`).
@@ -225,13 +226,44 @@ pub struct RxStats {
     pub losing: u64,
 }
 
+/// Where the RX half is in its ring.
+#[derive(Clone, Copy, Debug)]
+enum Walk {
+    /// TPACKET_V2: one frame per slot; `head` is the next slot to look at.
+    Frames { head: usize },
+    /// TPACKET_V3: variable-size frames packed into blocks handed over whole; `cursor` is
+    /// the position inside block `block` once it has been opened.
+    Blocks {
+        block: usize,
+        cursor: Option<BlockCursor>,
+    },
+}
+
+/// Position inside an open V3 block.
+#[derive(Clone, Copy, Debug)]
+struct BlockCursor {
+    /// Frames of the block not handed over yet.
+    remaining: u32,
+    /// Offset of the next frame's tpacket3_hdr from the block start.
+    offset: usize,
+}
+
+// tpacket_block_desc: version, offset_to_priv, then tpacket_hdr_v1 { block_status,
+// num_pkts, offset_to_first_pkt, ... }.
+const BLOCK_STATUS_OFFSET: usize = 8;
+const BLOCK_NUM_PKTS_OFFSET: usize = 12;
+const BLOCK_FIRST_PKT_OFFSET: usize = 16;
+/// `sockaddr_ll` after the aligned tpacket3_hdr.
+const V3_SOCKADDR_OFFSET: usize = tpacket_align(std::mem::size_of::<libc::tpacket3_hdr>());
+const V3_HEADER_LEN: usize = libc::TPACKET3_HDRLEN;
+
 /// The receive half of a [`PacketSocket`](super::PacketSocket).
 #[derive(Debug)]
 pub struct RxRing {
     shared: Arc<Shared>,
     base: *mut u8,
     layout: RingLayout,
-    head: usize,
+    walk: Walk,
     skip_outgoing: bool,
     kernel_ignores_outgoing: bool,
     stats: RxStats,
@@ -246,15 +278,24 @@ impl RxRing {
     pub(super) fn new(
         shared: Arc<Shared>,
         layout: RingLayout,
+        blocks: bool,
         skip_outgoing: bool,
         kernel_ignores_outgoing: bool,
     ) -> Self {
         let base = shared.ring_base(&layout);
+        let walk = if blocks {
+            Walk::Blocks {
+                block: 0,
+                cursor: None,
+            }
+        } else {
+            Walk::Frames { head: 0 }
+        };
         RxRing {
             shared,
             base,
             layout,
-            head: 0,
+            walk,
             skip_outgoing,
             kernel_ignores_outgoing,
             stats: RxStats::default(),
@@ -271,7 +312,8 @@ impl RxRing {
         self.kernel_ignores_outgoing
     }
 
-    /// Slots in the ring.
+    /// Slots in the ring (for TPACKET_V3, the frame-size slots its memory amounts to; the
+    /// kernel packs frames tighter).
     pub fn capacity(&self) -> usize {
         self.layout.frames
     }
@@ -286,16 +328,26 @@ impl RxRing {
         self.shared.kernel_stats()
     }
 
-    /// The status word of slot `index`, shared with the kernel.
-    fn status_of(&self, index: usize) -> &AtomicU32 {
-        // SAFETY: callers pass `index < frames`; the mapping lives as long as `self`.
-        unsafe { status_word(self.base, self.layout.frame_size, index) }
+    /// The status word at byte `offset` of the ring.
+    fn status_at(&self, offset: usize) -> &AtomicU32 {
+        // SAFETY: callers pass the offset of a slot's or block's status word, inside the
+        // ring; the mapping lives as long as `self`.
+        unsafe { status_word(self.base, offset) }
     }
 
-    /// Whether the slot at the head holds a frame for user space.
+    /// Whether a frame is ready for user space at our position.
     fn head_ready(&self) -> bool {
-        self.layout.frames > 0
-            && self.status_of(self.head).load(Ordering::Acquire) & libc::TP_STATUS_USER != 0
+        if self.layout.frames == 0 {
+            return false;
+        }
+        let offset = match self.walk {
+            Walk::Frames { head } => head * self.layout.frame_size,
+            Walk::Blocks {
+                cursor: Some(c), ..
+            } if c.remaining > 0 => return true,
+            Walk::Blocks { block, .. } => block * self.layout.block_size + BLOCK_STATUS_OFFSET,
+        };
+        self.status_at(offset).load(Ordering::Acquire) & libc::TP_STATUS_USER != 0
     }
 
     /// Whether a frame is ready now, without a syscall.
@@ -318,33 +370,64 @@ impl RxRing {
     }
 
     /// Hands up to `max` ready frames, one at a time and in arrival order, to `on_frame`,
-    /// returning each slot to the kernel right after its callback. Returns the number of
-    /// frames handed over; 0 when none is ready. Never blocks, never allocates, makes no
-    /// syscall.
-    pub fn recv_batch<F>(&mut self, max: usize, mut on_frame: F) -> usize
+    /// returning each slot to the kernel right after its callback (TPACKET_V3: each block
+    /// right after its last frame). Returns the number of frames handed over; 0 when none
+    /// is ready. Never blocks, never allocates, makes no syscall.
+    pub fn recv_batch<F>(&mut self, max: usize, on_frame: F) -> usize
     where
         F: FnMut(&mut RxFrame<'_>),
     {
+        if self.layout.frames == 0 {
+            return 0;
+        }
+        match self.walk {
+            Walk::Frames { .. } => self.recv_frames(max, on_frame),
+            Walk::Blocks { .. } => self.recv_blocks(max, on_frame),
+        }
+    }
+
+    fn recv_frames<F>(&mut self, max: usize, mut on_frame: F) -> usize
+    where
+        F: FnMut(&mut RxFrame<'_>),
+    {
+        let frame_size = self.layout.frame_size;
         let mut handed = 0;
         // Each iteration consumes one slot, so the loop is bounded by `max` plus skipped
         // slots, themselves bounded by the ring size.
         let mut budget = max.saturating_add(self.layout.frames);
         while handed < max && budget > 0 && self.head_ready() {
             budget -= 1;
-            let index = self.head;
-            self.head = (self.head + 1) % self.layout.frames;
+            let Walk::Frames { head: index } = self.walk else {
+                break;
+            };
+            self.walk = Walk::Frames {
+                head: (index + 1) % self.layout.frames,
+            };
+            let slot_offset = index * frame_size;
             // Hands the slot back when this iteration ends, even if `on_frame` panics, so a
             // panic cannot leave behind a slot the kernel would wait on forever.
-            // SAFETY: `index < frames`; the mapping outlives this loop (held by `shared`).
-            let _release =
-                SlotRelease(unsafe { status_word(self.base, self.layout.frame_size, index) });
-            // SAFETY: `index < frames` and an Acquire load just saw TP_STATUS_USER on the
-            // slot; the frame is dropped before `_release` hands the slot back.
+            // SAFETY: the slot is inside the ring; the mapping outlives this loop.
+            let _release = SlotRelease(unsafe { status_word(self.base, slot_offset) });
+            // SAFETY: slot `index` is inside the ring (`index < frames`) and an Acquire load
+            // just saw TP_STATUS_USER on it; the frame is dropped before `_release` hands
+            // the slot back.
             let frame = unsafe {
-                slot_frame(
-                    self.base,
-                    self.layout.frame_size,
-                    index,
+                let slot = self.base.add(slot_offset);
+                let hdr: libc::tpacket2_hdr = std::ptr::read(slot.cast());
+                let raw = RawHeader {
+                    status: hdr.tp_status,
+                    len: hdr.tp_len,
+                    snaplen: hdr.tp_snaplen,
+                    mac: usize::from(hdr.tp_mac),
+                    vlan_tci: hdr.tp_vlan_tci,
+                    vlan_tpid: hdr.tp_vlan_tpid,
+                };
+                frame_in(
+                    slot,
+                    frame_size,
+                    SOCKADDR_OFFSET,
+                    SLOT_HEADER_LEN,
+                    raw,
                     self.skip_outgoing,
                     &mut self.stats,
                 )
@@ -356,18 +439,129 @@ impl RxRing {
         }
         handed
     }
+
+    fn recv_blocks<F>(&mut self, max: usize, mut on_frame: F) -> usize
+    where
+        F: FnMut(&mut RxFrame<'_>),
+    {
+        let block_size = self.layout.block_size;
+        let blocks = self.layout.blocks;
+        let mut handed = 0;
+        // Each iteration hands over one frame or moves past one block; a block holds at
+        // most block_size / 16 frames, so this bounds the walk over the whole ring.
+        let mut budget = max.saturating_add(blocks.saturating_mul(block_size / 16 + 1));
+        while handed < max && budget > 0 {
+            budget -= 1;
+            let Walk::Blocks { block, cursor } = self.walk else {
+                break;
+            };
+            let block_offset = block * block_size;
+            // SAFETY: the block's status word is inside the ring, 4-byte aligned; the mapping
+            // outlives this loop.
+            let status = unsafe { status_word(self.base, block_offset + BLOCK_STATUS_OFFSET) };
+            let mut cursor = match cursor {
+                Some(cursor) => cursor,
+                None => {
+                    if status.load(Ordering::Acquire) & libc::TP_STATUS_USER == 0 {
+                        break;
+                    }
+                    // SAFETY: the block is ours (TP_STATUS_USER seen with Acquire) and its
+                    // descriptor fields are aligned u32s inside it.
+                    let (num, first) = unsafe {
+                        let desc = self.base.add(block_offset);
+                        (
+                            std::ptr::read(desc.add(BLOCK_NUM_PKTS_OFFSET).cast::<u32>()),
+                            std::ptr::read(desc.add(BLOCK_FIRST_PKT_OFFSET).cast::<u32>()),
+                        )
+                    };
+                    BlockCursor {
+                        remaining: num,
+                        offset: first as usize,
+                    }
+                }
+            };
+            let frame_offset = cursor.offset;
+            if cursor.remaining == 0 || frame_offset.saturating_add(V3_HEADER_LEN) > block_size {
+                if cursor.remaining != 0 {
+                    self.stats.malformed += 1;
+                }
+                status.store(libc::TP_STATUS_KERNEL, Ordering::Release);
+                self.walk = Walk::Blocks {
+                    block: (block + 1) % blocks,
+                    cursor: None,
+                };
+                continue;
+            }
+            // SAFETY: the block is ours until handed back below, the header lies inside it
+            // (checked above) at a 16-byte aligned offset the kernel chose.
+            let hdr: libc::tpacket3_hdr =
+                unsafe { std::ptr::read(self.base.add(block_offset + frame_offset).cast()) };
+            let next = hdr.tp_next_offset as usize;
+            let mac = usize::from(hdr.tp_mac);
+            // A frame's area runs to the next frame, or for the last one to its end.
+            let area_end = if next != 0 {
+                next
+            } else {
+                mac.saturating_add(hdr.tp_snaplen as usize)
+            };
+            let area_len = area_end.min(block_size - frame_offset);
+            cursor.remaining -= 1;
+            cursor.offset = if next == 0 {
+                block_size
+            } else {
+                frame_offset + next
+            };
+            self.walk = Walk::Blocks {
+                block,
+                cursor: Some(cursor),
+            };
+            let raw = RawHeader {
+                status: hdr.tp_status,
+                len: hdr.tp_len,
+                snaplen: hdr.tp_snaplen,
+                mac,
+                vlan_tci: hdr.hv1.tp_vlan_tci as u16,
+                vlan_tpid: hdr.hv1.tp_vlan_tpid,
+            };
+            // SAFETY: the area lies inside the block, which is ours until its status is
+            // stored back below, after the frame is dropped.
+            let frame = unsafe {
+                let area = self.base.add(block_offset + frame_offset);
+                frame_in(
+                    area,
+                    area_len,
+                    V3_SOCKADDR_OFFSET,
+                    V3_HEADER_LEN,
+                    raw,
+                    self.skip_outgoing,
+                    &mut self.stats,
+                )
+            };
+            if let Some(mut frame) = frame {
+                handed += 1;
+                on_frame(&mut frame);
+            }
+            if cursor.remaining == 0 {
+                status.store(libc::TP_STATUS_KERNEL, Ordering::Release);
+                self.walk = Walk::Blocks {
+                    block: (block + 1) % blocks,
+                    cursor: None,
+                };
+            }
+        }
+        handed
+    }
 }
 
-/// The status word of slot `index`, shared with the kernel.
+/// The status word at byte `offset` of a ring.
 ///
 /// # Safety
-/// `base` must point at a ring of more than `index` slots of `frame_size` bytes that stays
-/// mapped for `'r`.
-unsafe fn status_word<'r>(base: *mut u8, frame_size: usize, index: usize) -> &'r AtomicU32 {
-    // SAFETY: per the contract the slot lies inside the mapping; slots start on 16-byte
-    // boundaries and `tp_status` is their first u32. The kernel accesses the word
-    // concurrently, which is why it is only ever read and written atomically.
-    unsafe { &*(base.add(index * frame_size) as *const AtomicU32) }
+/// `base + offset` must be a 4-byte aligned status word inside a ring that stays mapped
+/// for `'r`.
+unsafe fn status_word<'r>(base: *mut u8, offset: usize) -> &'r AtomicU32 {
+    // SAFETY: per the contract the word lies inside the mapping and is aligned. The kernel
+    // accesses it concurrently, which is why it is only ever read and written atomically.
+    unsafe { &*(base.add(offset) as *const AtomicU32) }
 }
 
 /// Returns an RX slot to the kernel on drop. Release: our reads and writes of the slot
@@ -380,54 +574,71 @@ impl Drop for SlotRelease<'_> {
     }
 }
 
-/// Builds the view of slot `index`, or `None` for a slot to skip, counting it in `stats`.
+/// The per-frame fields shared by tpacket2_hdr and tpacket3_hdr.
+struct RawHeader {
+    status: u32,
+    len: u32,
+    snaplen: u32,
+    /// Offset of the MAC header from the start of the frame's header.
+    mac: usize,
+    vlan_tci: u16,
+    vlan_tpid: u16,
+}
+
+/// Builds the view of one received frame whose kernel header starts at `area`, or `None`
+/// for a frame to skip, counting it in `stats`. `sockaddr_offset` is where its
+/// `sockaddr_ll` sits and `header_len` where headroom starts.
 ///
 /// # Safety
-/// `base` must point at an RX ring of more than `index` slots of `frame_size` bytes, an
-/// Acquire load must have seen TP_STATUS_USER in the slot's status (so the kernel leaves it
-/// alone), and the returned frame must be dropped before the slot is handed back.
-unsafe fn slot_frame<'s>(
-    base: *mut u8,
-    frame_size: usize,
-    index: usize,
+/// `area..area + area_len` must lie inside the ring, belong to user space (its slot or
+/// block status seen as TP_STATUS_USER with Acquire) until the frame is dropped, and hold
+/// no status word past `header_len`.
+unsafe fn frame_in<'s>(
+    area: *mut u8,
+    area_len: usize,
+    sockaddr_offset: usize,
+    header_len: usize,
+    raw: RawHeader,
     skip_outgoing: bool,
     stats: &mut RxStats,
 ) -> Option<RxFrame<'s>> {
-    // SAFETY: per the contract the slot is inside the mapping and owned by user space; no
-    // other reference to it exists while the frame lives.
-    let slot = unsafe { std::slice::from_raw_parts_mut(base.add(index * frame_size), frame_size) };
-    // SAFETY: the slot starts with a tpacket2_hdr and is 16-byte aligned; any bit pattern
-    // is a valid header (plain integers).
-    let hdr: libc::tpacket2_hdr = unsafe { std::ptr::read(slot.as_ptr().cast()) };
-    let pkttype = slot[SOCKADDR_OFFSET + std::mem::offset_of!(libc::sockaddr_ll, sll_pkttype)];
-    let packet_type = PacketType::from(pkttype);
+    let pkttype_offset = sockaddr_offset + std::mem::offset_of!(libc::sockaddr_ll, sll_pkttype);
+    if header_len > area_len || pkttype_offset >= header_len {
+        stats.malformed += 1;
+        return None;
+    }
+    // SAFETY: inside the area (checked just above).
+    let packet_type = PacketType::from(unsafe { area.add(pkttype_offset).read() });
     if skip_outgoing && packet_type == PacketType::Outgoing {
         stats.outgoing_skipped += 1;
         return None;
     }
-    if hdr.tp_status & libc::TP_STATUS_LOSING != 0 {
+    if raw.status & libc::TP_STATUS_LOSING != 0 {
         stats.losing += 1;
     }
-    let mac = usize::from(hdr.tp_mac);
-    let snaplen = hdr.tp_snaplen as usize;
-    if mac < SLOT_HEADER_LEN || mac.saturating_add(snaplen) > frame_size {
+    let snaplen = raw.snaplen as usize;
+    if raw.mac < header_len || raw.mac.saturating_add(snaplen) > area_len {
         stats.malformed += 1;
         return None;
     }
     stats.frames += 1;
     stats.bytes += snaplen as u64;
-    if hdr.tp_snaplen < hdr.tp_len {
+    if raw.snaplen < raw.len {
         stats.truncated += 1;
     }
+    // SAFETY: per the contract the bytes after the headers are ours for `'s`, and they hold
+    // no word the kernel or another reference touches meanwhile.
+    let buf =
+        unsafe { std::slice::from_raw_parts_mut(area.add(header_len), area_len - header_len) };
     Some(RxFrame {
-        buf: &mut slot[SLOT_HEADER_LEN..],
-        start: mac - SLOT_HEADER_LEN,
+        buf,
+        start: raw.mac - header_len,
         len: snaplen,
-        snaplen: hdr.tp_snaplen,
-        wire_len: hdr.tp_len,
-        status: hdr.tp_status,
-        vlan_tci: hdr.tp_vlan_tci,
-        vlan_tpid: hdr.tp_vlan_tpid,
+        snaplen: raw.snaplen,
+        wire_len: raw.len,
+        status: raw.status,
+        vlan_tci: raw.vlan_tci,
+        vlan_tpid: raw.vlan_tpid,
         packet_type,
     })
 }

@@ -9,9 +9,32 @@ use std::sync::Arc;
 use super::{RingLayout, Shared};
 use crate::sys;
 
-/// Where frame data starts in a TX slot: without PACKET_TX_HAS_OFF the kernel reads it
-/// right after the aligned tpacket2_hdr (tp_hdrlen minus sizeof(sockaddr_ll)).
-const TX_DATA_OFFSET: usize = libc::TPACKET2_HDRLEN - std::mem::size_of::<libc::sockaddr_ll>();
+/// Where the fields of a TX slot are, which depends on the TPACKET version.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct SlotFormat {
+    status: usize,
+    len: usize,
+    snaplen: usize,
+    /// Frame data: without PACKET_TX_HAS_OFF the kernel reads it right after the aligned
+    /// frame header (tp_hdrlen minus sizeof(sockaddr_ll)).
+    data: usize,
+}
+
+impl SlotFormat {
+    pub(super) const V2: SlotFormat = SlotFormat {
+        status: std::mem::offset_of!(libc::tpacket2_hdr, tp_status),
+        len: std::mem::offset_of!(libc::tpacket2_hdr, tp_len),
+        snaplen: std::mem::offset_of!(libc::tpacket2_hdr, tp_snaplen),
+        data: libc::TPACKET2_HDRLEN - std::mem::size_of::<libc::sockaddr_ll>(),
+    };
+    /// V3 TX slots are fixed-size frames too, with a tpacket3_hdr (tp_next_offset 0).
+    pub(super) const V3: SlotFormat = SlotFormat {
+        status: std::mem::offset_of!(libc::tpacket3_hdr, tp_status),
+        len: std::mem::offset_of!(libc::tpacket3_hdr, tp_len),
+        snaplen: std::mem::offset_of!(libc::tpacket3_hdr, tp_snaplen),
+        data: libc::TPACKET3_HDRLEN - std::mem::size_of::<libc::sockaddr_ll>(),
+    };
+}
 /// The kernel rejects frames shorter than the link-layer header.
 const MIN_FRAME_LEN: usize = 14;
 
@@ -67,6 +90,7 @@ pub struct TxRing {
     shared: Arc<Shared>,
     base: *mut u8,
     layout: RingLayout,
+    format: SlotFormat,
     head: usize,
     pending: usize,
     stats: TxStats,
@@ -77,12 +101,13 @@ pub struct TxRing {
 unsafe impl Send for TxRing {}
 
 impl TxRing {
-    pub(super) fn new(shared: Arc<Shared>, layout: RingLayout) -> Self {
+    pub(super) fn new(shared: Arc<Shared>, layout: RingLayout, format: SlotFormat) -> Self {
         let base = shared.ring_base(&layout);
         TxRing {
             shared,
             base,
             layout,
+            format,
             head: 0,
             pending: 0,
             stats: TxStats::default(),
@@ -102,7 +127,7 @@ impl TxRing {
     /// The largest frame one slot holds. The kernel also drops frames longer than the
     /// interface MTU plus the Ethernet (and a VLAN) header.
     pub fn max_frame_len(&self) -> usize {
-        self.layout.frame_size.saturating_sub(TX_DATA_OFFSET)
+        self.layout.frame_size.saturating_sub(self.format.data)
     }
 
     /// Frames pushed since the last successful [`flush`](Self::flush).
@@ -116,9 +141,14 @@ impl TxRing {
     }
 
     fn status_of(&self, index: usize) -> &AtomicU32 {
-        // SAFETY: `index < frames`, so the slot is inside the mapping, 16-byte aligned, and
-        // starts with the u32 `tp_status` the kernel also accesses atomically.
-        unsafe { &*(self.base.add(index * self.layout.frame_size) as *const AtomicU32) }
+        // SAFETY: `index < frames`, so the slot is inside the mapping; the status word is an
+        // aligned u32 of the slot header that the kernel also accesses atomically.
+        unsafe {
+            &*(self
+                .base
+                .add(index * self.layout.frame_size + self.format.status)
+                as *const AtomicU32)
+        }
     }
 
     /// Copies `frame` (a complete Ethernet frame) into the next free slot and marks it for
@@ -147,21 +177,17 @@ impl TxRing {
                 return Err(TxError::Full);
             }
         }
-        let frame_size = self.layout.frame_size;
+        let len = frame.len() as u32;
         // SAFETY: the slot is inside the mapping and its status is AVAILABLE (or
         // WRONG_FORMAT), so the kernel does not touch it until we set SEND_REQUEST below;
-        // `&mut self` makes this the only user-space access.
-        let slot = unsafe {
-            std::slice::from_raw_parts_mut(self.base.add(index * frame_size), frame_size)
-        };
-        slot[TX_DATA_OFFSET..TX_DATA_OFFSET + frame.len()].copy_from_slice(frame);
-        let len = frame.len() as u32;
-        // SAFETY: tp_len and tp_snaplen are u32 fields of the tpacket2_hdr at the slot's
-        // 16-byte aligned start; writes stay within the slot.
+        // `&mut self` makes this the only user-space access. The data area (checked against
+        // max_frame_len) and the two aligned u32 length fields lie inside the slot and do
+        // not overlap the status word.
         unsafe {
-            let hdr = slot.as_mut_ptr().cast::<libc::tpacket2_hdr>();
-            std::ptr::addr_of_mut!((*hdr).tp_len).write(len);
-            std::ptr::addr_of_mut!((*hdr).tp_snaplen).write(len);
+            let slot = self.base.add(index * self.layout.frame_size);
+            std::ptr::copy_nonoverlapping(frame.as_ptr(), slot.add(self.format.data), frame.len());
+            slot.add(self.format.len).cast::<u32>().write(len);
+            slot.add(self.format.snaplen).cast::<u32>().write(len);
         }
         // Release: the frame and its length are visible before the kernel sees the request.
         self.status_of(index)
