@@ -1,7 +1,9 @@
 //! Linux packet I/O for the rvs director (layer 3 of the design).
 //!
-//! - [`afpacket`]: AF_PACKET TPACKET_V2 RX/TX rings bound to ETH_P_ALL, batched receive
-//!   in place, batched transmit with one kick per batch, fanout groups.
+//! - [`backend`]: the [`PacketRx`]/[`PacketTx`] traits a worker loop is written against.
+//! - [`afpacket`]: AF_PACKET TPACKET_V2 (or V3) RX/TX rings bound to ETH_P_ALL, batched
+//!   receive in place, batched transmit with one kick per batch, fanout groups.
+//! - [`mem`]: an in-memory backend for tests and replay.
 //! - [`bpf`]: classic BPF fanout steering programs that send both directions of a NAT
 //!   connection to the same worker.
 //! - [`iface`]: interface index, MAC, MTU and addresses.
@@ -56,9 +58,11 @@
 #![cfg(target_os = "linux")]
 
 pub mod afpacket;
+pub mod backend;
 pub mod bpf;
 pub mod iface;
 mod mac;
+pub mod mem;
 pub mod neigh;
 mod sys;
 
@@ -66,7 +70,9 @@ pub use afpacket::{
     Fanout, FanoutMode, KernelStats, PacketSocket, PacketType, RingConfig, RingVersion, RxFrame,
     RxRing, RxStats, SetRangeError, TxError, TxRing, TxStats,
 };
+pub use backend::{PacketRx, PacketTx};
 pub use bpf::{steering_program_client_side, steering_program_server_side, BpfInsn, BpfProgram};
 pub use iface::Interface;
 pub use mac::{MacAddr, ParseMacError};
+pub use mem::{MemFrameMeta, MemRx, MemTx};
 pub use neigh::{NeighCache, NeighEntry, NeighState, NeighWatcher, Route, RouteKind, RtNetlink};

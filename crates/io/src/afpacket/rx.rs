@@ -103,7 +103,30 @@ impl std::fmt::Display for SetRangeError {
 
 impl std::error::Error for SetRangeError {}
 
-impl RxFrame<'_> {
+impl<'a> RxFrame<'a> {
+    /// A frame view over a caller-owned buffer (in-memory backends).
+    pub(crate) fn from_parts(
+        buf: &'a mut [u8],
+        start: usize,
+        len: usize,
+        wire_len: u32,
+        status: u32,
+        vlan_tci: u16,
+        packet_type: PacketType,
+    ) -> RxFrame<'a> {
+        RxFrame {
+            buf,
+            start,
+            len,
+            snaplen: len as u32,
+            wire_len,
+            status,
+            vlan_tci,
+            vlan_tpid: 0,
+            packet_type,
+        }
+    }
+
     /// The frame bytes (from the Ethernet header on; a device-stripped VLAN tag is not in
     /// them, see [`vlan_tci`](Self::vlan_tci)).
     pub fn data(&self) -> &[u8] {
