@@ -44,6 +44,17 @@ pub struct Route {
     pub table: u32,
 }
 
+/// One route of a dump: `dest`/`prefix_len` (None = default route), out interface,
+/// gateway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RouteEntry {
+    pub dest: Option<IpAddr>,
+    pub prefix_len: u8,
+    pub oif: u32,
+    pub gateway: Option<IpAddr>,
+    pub table: u32,
+}
+
 impl Route {
     /// The address to resolve to a MAC: the gateway, or the destination itself on link.
     pub fn next_hop(&self, dst: IpAddr) -> IpAddr {
@@ -288,6 +299,47 @@ impl RtNetlink {
             }
         }
         Ok(route)
+    }
+
+    /// Every unicast route of the main table for `family` (RTM_GETROUTE dump): the
+    /// director mirrors them to reach clients and real servers behind gateways.
+    pub fn route_dump(&mut self, v6: bool) -> io::Result<Vec<RouteEntry>> {
+        let mut msg = RouteMessage::default();
+        msg.header.address_family = if v6 {
+            AddressFamily::Inet6
+        } else {
+            AddressFamily::Inet
+        };
+        let replies = self.request(RouteNetlinkMessage::GetRoute(msg), NLM_F_REQUEST | NLM_F_DUMP)?;
+        let mut out = Vec::new();
+        for m in replies {
+            let RouteNetlinkMessage::NewRoute(r) = m else {
+                continue;
+            };
+            if RouteKind::from(r.header.kind) != RouteKind::Unicast {
+                continue;
+            }
+            let mut e = RouteEntry {
+                dest: None,
+                prefix_len: r.header.destination_prefix_length,
+                oif: 0,
+                gateway: None,
+                table: u32::from(r.header.table),
+            };
+            for attr in &r.attributes {
+                match attr {
+                    RouteAttribute::Destination(d) => e.dest = route_ip(d),
+                    RouteAttribute::Oif(oif) => e.oif = *oif,
+                    RouteAttribute::Gateway(gw) => e.gateway = route_ip(gw),
+                    RouteAttribute::Table(t) => e.table = *t,
+                    _ => {}
+                }
+            }
+            if e.table == u32::from(libc::RT_TABLE_MAIN) {
+                out.push(e);
+            }
+        }
+        Ok(out)
     }
 
     /// The kernel's neighbour entry for `ip` on `ifindex` (RTM_GETNEIGH for one entry):

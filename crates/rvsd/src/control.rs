@@ -1,0 +1,384 @@
+//! The control plane: the desired table (what `rvsadm` changes), its reconciliation
+//! into the core's service table and publication to the workers, the host rules that
+//! follow it, counters summed over the shards with IPVS-style rate estimation, and
+//! the status `rvsadm -L` shows. Requests are applied atomically: a bad command
+//! changes nothing, and a good one takes effect at once without touching
+//! established connections.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::mpsc::{sync_channel, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use rvs_admin::command::Command;
+use rvs_admin::config::Config;
+use rvs_admin::proto::{Request, Response};
+use rvs_admin::status::{ConnStatus, DestStatus, Rates, ServiceStatus, Stats, Status, SyncDaemonStatus, Timeouts};
+use rvs_core::director::{ConnInfo, ShardStats};
+use rvs_core::service::{DesiredConfig, Route, ServiceId, ServiceTable, Settings, Snapshot};
+use rvs_core::stats::{Estimator, Totals};
+use rvs_core::{DestId, Protocol, ServiceKey, Time};
+use rvs_wire::arp::build_gratuitous_arp;
+use rvs_wire::ether::MacAddr;
+use rvs_wire::ndp::build_unsolicited_na;
+
+use crate::host::{DropSets, HostSetup};
+use crate::ports::Port;
+use crate::worker::{WorkerRequest, WorkerStats};
+
+/// What the control plane holds of each worker.
+pub struct WorkerHandle {
+    pub requests: Sender<WorkerRequest>,
+    pub shard: Arc<ShardStats>,
+    pub stats: Arc<WorkerStats>,
+}
+
+/// Sends gratuitous ARP / unsolicited NA when the director takes a VIP.
+pub trait Announcer: Send {
+    fn announce(&mut self, port: usize, frame: &[u8]);
+}
+
+pub struct Control {
+    pub config: Config,
+    table: ServiceTable,
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    ports: Vec<Port>,
+    routes: Vec<Route>,
+    settings: Settings,
+    host: HostSetup,
+    workers: Vec<WorkerHandle>,
+    svc_est: HashMap<u32, Estimator>,
+    dest_est: HashMap<u32, Estimator>,
+    svc_base: HashMap<u32, Totals>,
+    dest_base: HashMap<u32, Totals>,
+    announced: BTreeSet<IpAddr>,
+    announcer: Option<Box<dyn Announcer>>,
+    resolve: Sender<(u32, IpAddr)>,
+    epoch: Instant,
+    conn_tab_size: u32,
+}
+
+impl Control {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        table: ServiceTable,
+        snapshot: Arc<ArcSwap<Snapshot>>,
+        ports: Vec<Port>,
+        routes: Vec<Route>,
+        host: HostSetup,
+        workers: Vec<WorkerHandle>,
+        announcer: Option<Box<dyn Announcer>>,
+        resolve: Sender<(u32, IpAddr)>,
+        epoch: Instant,
+        conn_tab_size: u32,
+    ) -> Control {
+        Control {
+            config: Config::default(),
+            table,
+            snapshot,
+            ports,
+            routes,
+            settings: Settings::default(),
+            host,
+            workers,
+            svc_est: HashMap::new(),
+            dest_est: HashMap::new(),
+            svc_base: HashMap::new(),
+            dest_base: HashMap::new(),
+            announced: BTreeSet::new(),
+            announcer,
+            resolve,
+            epoch,
+            conn_tab_size,
+        }
+    }
+
+    fn now(&self) -> Time {
+        Time::from_nanos(self.epoch.elapsed().as_nanos() as u64)
+    }
+
+    pub fn handle(&mut self, req: Request) -> Response {
+        match req {
+            Request::Ping => Response::Ok,
+            Request::Status { connections } => Response::Status(self.status(connections)),
+            Request::Apply(cmds) => self.apply(&cmds),
+            Request::Zero(key) => {
+                self.zero(key);
+                Response::Ok
+            }
+        }
+    }
+
+    /// Apply a batch of commands: all or nothing.
+    pub fn apply(&mut self, cmds: &[Command]) -> Response {
+        let mut next = self.config.clone();
+        if let Err(e) = next.apply_all(cmds) {
+            return Response::Error {
+                message: e.error.to_string(),
+                index: Some(e.index),
+            };
+        }
+        for c in cmds {
+            if let Command::Zero(key) = c {
+                self.zero(*key);
+            }
+        }
+        match self.publish(&next) {
+            Ok(()) => {
+                self.config = next;
+                Response::Ok
+            }
+            Err(message) => Response::Error { message, index: None },
+        }
+    }
+
+    fn desired(&self, cfg: &Config) -> DesiredConfig {
+        let mut settings = self.settings.clone();
+        settings.timeouts.set(cfg.timeouts.tcp, cfg.timeouts.tcpfin, cfg.timeouts.udp);
+        DesiredConfig {
+            services: cfg
+                .services
+                .iter()
+                .map(|s| (s.config.clone(), s.dests.clone()))
+                .collect(),
+            ports: self.ports.iter().map(|p| p.config.clone()).collect(),
+            routes: self.routes.clone(),
+            fwmark_rules: Vec::new(),
+            settings,
+        }
+    }
+
+    /// Reconcile the core's table with `cfg` and publish it to the workers.
+    pub fn publish(&mut self, cfg: &Config) -> Result<(), String> {
+        let want = self.desired(cfg);
+        let now = self.now();
+        let (snap, changes) = self.table.reconcile(&want, now).map_err(|e| e.to_string())?;
+        // Ids handed out again start their counters from zero.
+        for id in &changes.new_services {
+            let t = self.sum_services(*id);
+            self.svc_base.insert(id.0, t);
+            self.svc_est.remove(&id.0);
+        }
+        for id in &changes.new_dests {
+            let t = self.sum_dests(*id);
+            self.dest_base.insert(id.0, t);
+            self.dest_est.remove(&id.0);
+        }
+        self.install(snap);
+        Ok(())
+    }
+
+    fn install(&mut self, snap: Arc<Snapshot>) {
+        self.snapshot.store(snap.clone());
+        if let Err(e) = self.host.apply(&DropSets::from_snapshot(&snap)) {
+            tracing::error!("host rules: {e}");
+        }
+        self.announce_new_vips(&snap);
+        self.resolve_real_servers(&snap);
+    }
+
+    fn announce_new_vips(&mut self, snap: &Snapshot) {
+        let vips: BTreeSet<IpAddr> = snap
+            .services()
+            .filter_map(|s| match s.config.key {
+                ServiceKey::Addr { addr, .. } => Some(addr),
+                ServiceKey::FwMark { .. } => None,
+            })
+            .collect();
+        let new: Vec<IpAddr> = vips.difference(&self.announced).copied().collect();
+        if let Some(a) = self.announcer.as_mut() {
+            for vip in &new {
+                for (i, p) in self.ports.iter().enumerate() {
+                    let mac = MacAddr(p.config.mac);
+                    let mut buf = [0u8; 128];
+                    let n = match vip {
+                        IpAddr::V4(v) => build_gratuitous_arp(&mut buf, mac, *v),
+                        IpAddr::V6(v) => build_unsolicited_na(&mut buf, mac, *v),
+                    };
+                    if n > 0 {
+                        a.announce(i, &buf[..n]);
+                    }
+                }
+                tracing::info!(vip = %vip, "announced VIP");
+            }
+        }
+        self.announced = vips;
+    }
+
+    /// Ask the kernel to resolve every real server (or its gateway) now, so the
+    /// first packets of a connection do not wait for ARP.
+    fn resolve_real_servers(&self, snap: &Snapshot) {
+        for d in snap.dests() {
+            if let Some((port, hop)) = snap.route(&d.addr()) {
+                let hop = if d.method() == rvs_core::ForwardMethod::Route { d.addr() } else { hop };
+                if let Some(p) = self.ports.get(port.0 as usize) {
+                    let _ = self.resolve.send((p.ifindex, hop));
+                }
+            }
+        }
+    }
+
+    fn sum_services(&self, id: ServiceId) -> Totals {
+        let mut t = Totals::default();
+        for w in &self.workers {
+            if let Some(c) = w.shard.services.get(id.0 as usize) {
+                t.add(&c.read());
+            }
+        }
+        t
+    }
+
+    fn sum_dests(&self, id: DestId) -> Totals {
+        let mut t = Totals::default();
+        for w in &self.workers {
+            if let Some(c) = w.shard.dests.get(id.0 as usize) {
+                t.add(&c.read());
+            }
+        }
+        t
+    }
+
+    fn service_totals(&self, id: ServiceId) -> Totals {
+        let t = self.sum_services(id);
+        t.since(self.svc_base.get(&id.0).unwrap_or(&Totals::default()))
+    }
+
+    fn dest_totals(&self, id: DestId) -> Totals {
+        let t = self.sum_dests(id);
+        t.since(self.dest_base.get(&id.0).unwrap_or(&Totals::default()))
+    }
+
+    /// `-Z`: counters restart from zero (the shards' own counters are never written).
+    pub fn zero(&mut self, key: Option<ServiceKey>) {
+        let snap = self.snapshot.load_full();
+        for s in snap.services() {
+            if key.is_some_and(|k| k != s.config.key) {
+                continue;
+            }
+            let t = self.sum_services(s.id);
+            self.svc_base.insert(s.id.0, t);
+            self.svc_est.remove(&s.id.0);
+            for d in &s.dests {
+                let t = self.sum_dests(d.id());
+                self.dest_base.insert(d.id().0, t);
+                self.dest_est.remove(&d.id().0);
+            }
+        }
+    }
+
+    /// Every 2 s: rate estimators, and dropping removed real servers whose last
+    /// connection has gone.
+    pub fn tick(&mut self) {
+        let snap = self.snapshot.load_full();
+        for s in snap.services() {
+            let t = self.service_totals(s.id);
+            self.svc_est.entry(s.id.0).or_default().sample(&t);
+            for d in &s.dests {
+                let t = self.dest_totals(d.id());
+                self.dest_est.entry(d.id().0).or_default().sample(&t);
+            }
+        }
+        let now = self.now();
+        if let Some((snap, _)) = self.table.collect_garbage(now) {
+            self.snapshot.store(snap);
+        }
+    }
+
+    fn rates(e: Option<&Estimator>) -> Rates {
+        let r = e.map(|e| e.rates()).unwrap_or_default();
+        Rates {
+            cps: r.cps,
+            inpps: r.inpps,
+            outpps: r.outpps,
+            inbps: r.inbps,
+            outbps: r.outbps,
+        }
+    }
+
+    fn stats(t: Totals) -> Stats {
+        Stats {
+            conns: t.conns,
+            inpkts: t.inpkts,
+            outpkts: t.outpkts,
+            inbytes: t.inbytes,
+            outbytes: t.outbytes,
+        }
+    }
+
+    pub fn status(&mut self, with_conns: bool) -> Status {
+        let snap = self.snapshot.load_full();
+        let mut services = Vec::with_capacity(self.config.services.len());
+        for vs in &self.config.services {
+            let live = snap.services().find(|s| s.config.key == vs.config.key);
+            let mut st = ServiceStatus {
+                config: vs.config.clone(),
+                stats: Stats::default(),
+                rates: Rates::default(),
+                dests: Vec::with_capacity(vs.dests.len()),
+            };
+            if let Some(s) = live {
+                st.stats = Self::stats(self.service_totals(s.id));
+                st.rates = Self::rates(self.svc_est.get(&s.id.0));
+            }
+            for dc in &vs.dests {
+                let mut ds = DestStatus::from_config(dc);
+                if let Some(d) = live.and_then(|s| s.dests.iter().find(|d| d.addr() == dc.addr && d.port() == dc.port)) {
+                    ds.weight = d.weight().max(0) as u32;
+                    ds.active_conns = d.active_conns();
+                    ds.inactive_conns = d.inactive_conns();
+                    ds.persist_conns = d.persist_conns();
+                    ds.stats = Self::stats(self.dest_totals(d.id()));
+                    ds.rates = Self::rates(self.dest_est.get(&d.id().0));
+                }
+                st.dests.push(ds);
+            }
+            services.push(st);
+        }
+        let connections = with_conns.then(|| self.connections());
+        Status {
+            version: rvs_admin::status::IPVS_VERSION.to_string(),
+            conn_table_size: self.conn_tab_size,
+            services,
+            timeouts: Timeouts {
+                tcp: self.config.timeouts.tcp,
+                tcpfin: self.config.timeouts.tcpfin,
+                udp: self.config.timeouts.udp,
+            },
+            daemons: self.config.daemons.iter().map(SyncDaemonStatus::from_config).collect(),
+            connections,
+        }
+    }
+
+    fn connections(&self) -> Vec<ConnStatus> {
+        let mut all = Vec::new();
+        for w in &self.workers {
+            let (tx, rx) = sync_channel(1);
+            if w.requests.send(WorkerRequest::Connections(tx)).is_err() {
+                continue;
+            }
+            if let Ok(list) = rx.recv_timeout(Duration::from_secs(2)) {
+                all.extend(list.into_iter().map(conn_status));
+            }
+        }
+        all
+    }
+}
+
+fn conn_status(c: ConnInfo) -> ConnStatus {
+    let proto = match c.proto {
+        17 => Protocol::Udp,
+        _ => Protocol::Tcp,
+    };
+    ConnStatus {
+        proto,
+        client: SocketAddr::new(c.client.0, c.client.1),
+        r#virtual: SocketAddr::new(c.virt.0, c.virt.1),
+        dest: SocketAddr::new(c.dest.0, c.dest.1),
+        state: c.state.name().to_string(),
+        expires_ms: c.expires.as_millis() as u64,
+        template: c.template,
+        fwmark: c.fwmark,
+    }
+}

@@ -1,0 +1,403 @@
+//! `rvsd`, the rvs director daemon.
+//!
+//! It handles the interfaces named with `-i` (the first one faces the clients):
+//! AF_PACKET rings feed one or more workers, each a shard of the sans-IO director;
+//! a control socket takes `rvsadm` requests; nftables rules keep the kernel away from
+//! what the director handles. `rvsd realserver --tunnel` runs the real-server side of
+//! the tunnel method on hosts without the ipip module.
+
+mod control;
+mod host;
+mod ports;
+mod server;
+mod worker;
+
+use std::hash::{BuildHasher, Hasher};
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::channel;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use clap::{Args, Parser, Subcommand};
+use rvs_core::director::{Director, DirectorConfig};
+use rvs_core::service::{Limits, ServiceTable};
+use rvs_io::{
+    steering_program_client_side, steering_program_server_side, Fanout, FanoutMode, NeighCache,
+    PacketSocket, RingConfig, RtNetlink, TxRing,
+};
+
+use control::{Announcer, Control, WorkerHandle};
+use worker::{Neighbours, Worker, WorkerStats};
+
+pub const DEFAULT_SOCKET: &str = "/run/rvsd/rvsd.sock";
+
+#[derive(Parser, Debug)]
+#[command(name = "rvsd", version, about = "rvs director daemon: Linux Virtual Server in user space")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// Interface to handle (repeat; the first faces the clients).
+    #[arg(short = 'i', long = "interface")]
+    interfaces: Vec<String>,
+    /// Control socket for rvsadm.
+    #[arg(short = 's', long, default_value = DEFAULT_SOCKET, env = "RVSD_SOCKET")]
+    socket: PathBuf,
+    /// Data-plane worker threads.
+    #[arg(short = 'w', long, default_value_t = 1)]
+    workers: u32,
+    /// log2 of the connection hash buckets per worker (IPVS's conn_tab_bits).
+    #[arg(long, default_value_t = 20)]
+    conn_tab_bits: u8,
+    /// Most connections per worker and address family.
+    #[arg(long, default_value_t = 4_000_000)]
+    max_conns: u32,
+    /// Rules to restore at start, in ipvsadm-save format (as `ipvsadm -R` reads).
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// Do not install nftables rules (the kernel will also see VIP traffic).
+    #[arg(long)]
+    no_host_setup: bool,
+    /// Log filter (also RUST_LOG), e.g. info, debug, rvsd=debug.
+    #[arg(long, default_value = "info")]
+    log_level: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// The real-server side of the tunnel method, for kernels without ipip.
+    Realserver(RealserverArgs),
+}
+
+#[derive(Args, Debug)]
+struct RealserverArgs {
+    /// Decapsulate IP-in-IP and deliver the inner packets locally.
+    #[arg(long)]
+    tunnel: bool,
+    /// A VIP this real server serves (repeat).
+    #[arg(long = "vip", required = true)]
+    vips: Vec<IpAddr>,
+    /// Name of the TUN device to create.
+    #[arg(long, default_value = "rvstun0")]
+    tun_name: String,
+    #[arg(long, default_value = "info")]
+    log_level: String,
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Some(Cmd::Realserver(a)) => {
+            init_logging(&a.log_level);
+            run_realserver(a)
+        }
+        None => {
+            init_logging(&cli.run.log_level);
+            run_director(cli.run)
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run_realserver(a: RealserverArgs) -> i32 {
+    if !a.tunnel {
+        eprintln!("rvsd realserver: only --tunnel is implemented");
+        return 2;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        if let Err(e) = signal_hook::flag::register(sig, stop.clone()) {
+            eprintln!("rvsd realserver: cannot handle signal {sig}: {e}");
+            return 1;
+        }
+    }
+    let cfg = rvs_realserver::TunnelAgentConfig {
+        vips: a.vips,
+        tun_name: a.tun_name,
+        ..Default::default()
+    };
+    match rvs_realserver::run(&cfg, stop) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!("tunnel agent: {e}");
+            1
+        }
+    }
+}
+
+/// Gratuitous ARP / unsolicited NA through small TX-only rings.
+struct RingAnnouncer {
+    rings: Vec<Option<TxRing>>,
+}
+
+impl Announcer for RingAnnouncer {
+    fn announce(&mut self, port: usize, frame: &[u8]) {
+        if let Some(Some(tx)) = self.rings.get_mut(port) {
+            if tx.push(frame).is_ok() {
+                let _ = tx.flush();
+            }
+        }
+    }
+}
+
+fn random_seed() -> u64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::process::id() as u64);
+    h.finish()
+}
+
+/// Tell systemd (Type=notify) that we are ready, if it is listening.
+fn sd_notify(state: &str) {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let sock = match std::os::unix::net::UnixDatagram::unbound() {
+        Ok(s) => s,
+        Err(_) => return,
+    };
+    let p = path.to_string_lossy().to_string();
+    let res = if let Some(abs) = p.strip_prefix('@') {
+        use std::os::linux::net::SocketAddrExt;
+        std::os::unix::net::SocketAddr::from_abstract_name(abs.as_bytes())
+            .and_then(|addr| sock.send_to_addr(state.as_bytes(), &addr))
+    } else {
+        sock.send_to(state.as_bytes(), &p)
+    };
+    if let Err(e) = res {
+        tracing::debug!("sd_notify: {e}");
+    }
+}
+
+fn run_director(args: RunArgs) -> i32 {
+    match director_main(args) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("rvsd: {e}");
+            1
+        }
+    }
+}
+
+fn director_main(args: RunArgs) -> Result<(), String> {
+    if args.interfaces.is_empty() {
+        return Err("no interface given: rvsd -i IFACE [-i IFACE ...]".into());
+    }
+    let workers_n = NonZeroU32::new(args.workers).ok_or("--workers must be at least 1")?;
+    let epoch = Instant::now();
+    let ports = ports::discover(&args.interfaces).map_err(|e| e.to_string())?;
+    let mut nl = RtNetlink::open().map_err(|e| format!("rtnetlink: {e}"))?;
+    let routes = ports::kernel_routes(&mut nl, &ports).map_err(|e| format!("reading routes: {e}"))?;
+    for p in &ports {
+        tracing::info!(
+            port = p.id.0,
+            name = %p.name,
+            mac = %rvs_wire::ether::MacAddr(p.config.mac),
+            mtu = p.config.mtu,
+            addrs = ?p.config.addrs.iter().map(|a| format!("{}/{}", a.addr, a.prefix_len)).collect::<Vec<_>>(),
+            "port"
+        );
+    }
+
+    // Host rules: start clean (a previous instance may have crashed), then install.
+    let mut host = host::HostSetup::new(args.interfaces.clone(), !args.no_host_setup);
+    let _ = host.remove();
+    host.apply(&host::DropSets::default()).map_err(|e| format!("installing nftables rules: {e}"))?;
+
+    let limits = Limits::default();
+    let table = ServiceTable::new(limits);
+    let snap = table.snapshot();
+    let snapshot = Arc::new(ArcSwap::new(snap.clone()));
+
+    // Neighbours: a watched copy of the kernel's table; resolutions on request.
+    let cache = NeighCache::new();
+    let _watcher = cache.watch().map_err(|e| format!("neighbour watcher: {e}"))?;
+    let (resolve_tx, resolve_rx) = channel::<(u32, IpAddr)>();
+    std::thread::Builder::new()
+        .name("rvsd-resolver".into())
+        .spawn(move || {
+            let mut nl = match RtNetlink::open() {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!("resolver: {e}");
+                    return;
+                }
+            };
+            while let Ok((ifindex, ip)) = resolve_rx.recv() {
+                if let Err(e) = nl.neigh_resolve(ifindex, ip) {
+                    tracing::debug!(%ip, "neighbour resolution: {e}");
+                }
+            }
+        })
+        .map_err(|e| e.to_string())?;
+
+    // Workers.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut handles = Vec::new();
+    let mut joins = Vec::new();
+    let fanout_base = (std::process::id() & 0x7fff) as u16;
+    for w in 0..workers_n.get() as usize {
+        let mut rxs = Vec::new();
+        let mut txs = Vec::new();
+        for (i, p) in ports.iter().enumerate() {
+            let fanout = (workers_n.get() > 1).then(|| Fanout {
+                group_id: fanout_base.wrapping_add(i as u16),
+                mode: FanoutMode::Cbpf(if i == 0 {
+                    steering_program_client_side(workers_n)
+                } else {
+                    steering_program_server_side(workers_n)
+                }),
+            });
+            let cfg = RingConfig {
+                fanout,
+                ..RingConfig::default()
+            };
+            let sock = PacketSocket::open(&p.name, &cfg).map_err(|e| format!("AF_PACKET on {}: {e}", p.name))?;
+            let (rx, tx) = sock.split();
+            rxs.push(rx);
+            txs.push(tx);
+        }
+        let dcfg = DirectorConfig {
+            conn_tab_bits: args.conn_tab_bits,
+            max_conns: args.max_conns,
+            seed: random_seed(),
+            max_services: limits.max_services,
+            max_dests: limits.max_dests,
+        };
+        let director = Director::new(dcfg, snap.clone());
+        let (req_tx, req_rx) = channel();
+        let wstats = Arc::new(WorkerStats::default());
+        handles.push(WorkerHandle {
+            requests: req_tx,
+            shard: director.stats(),
+            stats: wstats.clone(),
+        });
+        let worker = Worker {
+            index: w,
+            director,
+            rx: rxs,
+            tx: txs,
+            ifindex: ports.iter().map(|p| p.ifindex).collect(),
+            snapshot: snapshot.clone(),
+            neigh: Neighbours {
+                cache: cache.clone(),
+                resolve: resolve_tx.clone(),
+            },
+            requests: req_rx,
+            stop: stop.clone(),
+            stats: wstats,
+            epoch,
+        };
+        joins.push(
+            std::thread::Builder::new()
+                .name(format!("rvsd-worker-{w}"))
+                .spawn(move || worker.run())
+                .map_err(|e| e.to_string())?,
+        );
+    }
+
+    let announcer = RingAnnouncer {
+        rings: ports
+            .iter()
+            .map(|p| {
+                let cfg = RingConfig {
+                    rx_frames: 0,
+                    tx_frames: 64,
+                    ..RingConfig::default()
+                };
+                PacketSocket::open(&p.name, &cfg).ok().map(|s| s.split().1)
+            })
+            .collect(),
+    };
+    let conn_tab_size = 1u32 << args.conn_tab_bits.min(31);
+    let control = Arc::new(Mutex::new(Control::new(
+        table,
+        snapshot,
+        ports,
+        routes,
+        host,
+        handles,
+        Some(Box::new(announcer)),
+        resolve_tx,
+        epoch,
+        conn_tab_size,
+    )));
+
+    if let Some(path) = &args.rules {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let names = rvs_admin::names::Names::system();
+        let cmds = rvs_admin::save::parse_restore(&text, &names).map_err(|e| format!("{}: {e}", path.display()))?;
+        let cmds: Vec<_> = cmds.into_iter().map(|(_, c)| c).collect();
+        let mut c = control.lock().map_err(|_| "control lock poisoned")?;
+        if let rvs_admin::proto::Response::Error { message, .. } = c.apply(&cmds) {
+            return Err(format!("{}: {message}", path.display()));
+        }
+        tracing::info!(rules = %path.display(), "restored");
+    }
+
+    let server = server::ControlServer::bind(&args.socket, control.clone()).map_err(|e| format!("control socket {}: {e}", args.socket.display()))?;
+    let server_stop = stop.clone();
+    let server_thread = std::thread::Builder::new()
+        .name("rvsd-control".into())
+        .spawn(move || server.run(server_stop))
+        .map_err(|e| e.to_string())?;
+
+    tracing::info!(socket = %args.socket.display(), workers = workers_n.get(), "rvsd ready");
+    sd_notify("READY=1");
+
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
+    ])
+    .map_err(|e| format!("signals: {e}"))?;
+    let mut last_tick = Instant::now();
+    'main: loop {
+        for sig in signals.pending() {
+            match sig {
+                signal_hook::consts::SIGHUP => tracing::info!("SIGHUP: nothing to reload (no configuration file)"),
+                _ => {
+                    tracing::info!(signal = sig, "stopping");
+                    break 'main;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        if last_tick.elapsed() >= Duration::from_secs(2) {
+            last_tick = Instant::now();
+            if let Ok(mut c) = control.lock() {
+                c.tick();
+            }
+        }
+    }
+    sd_notify("STOPPING=1");
+    stop.store(true, Ordering::Relaxed);
+    for j in joins {
+        let _ = j.join();
+    }
+    let _ = server_thread.join();
+    let _ = std::fs::remove_file(&args.socket);
+    // Dropping the control plane removes the host rules.
+    drop(control);
+    tracing::info!("stopped");
+    Ok(())
+}
