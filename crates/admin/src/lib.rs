@@ -1,11 +1,14 @@
 //! rvs-admin: the ipvsadm-compatible administration layer of rvs.
 //!
-//! - [`config`] is the desired table and applies [`Command`]s to it with the
+//! - [`cli`] parses an ipvsadm command line into a [`Command`], with ipvsadm's
+//!   syntax, defaults, option rules and messages.
+//! - [`config`] is the desired table and applies commands to it with the
 //!   kernel IPVS checks, atomically.
 //! - [`status`] is what the daemon reports.
 //! - [`inet`] and [`names`] convert addresses, ports and names exactly as
 //!   ipvsadm (through the C library) does.
 
+pub mod cli;
 pub mod command;
 pub mod config;
 pub mod error;
