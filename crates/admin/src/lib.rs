@@ -4,7 +4,8 @@
 //!   syntax, defaults, option rules and messages.
 //! - [`config`] is the desired table and applies commands to it with the
 //!   kernel IPVS checks, atomically.
-//! - [`status`] is what the daemon reports.
+//! - [`status`] is what the daemon reports; [`listing`] prints it exactly as
+//!   `ipvsadm -L` does (or as JSON); [`save`] writes and reads `-S`/`-R` rules.
 //! - [`inet`] and [`names`] convert addresses, ports and names exactly as
 //!   ipvsadm (through the C library) does.
 
@@ -13,14 +14,18 @@ pub mod command;
 pub mod config;
 pub mod error;
 pub mod inet;
+pub mod listing;
 pub mod names;
 pub mod order;
+pub mod save;
 pub mod status;
 
 pub use command::{Command, ListOptions, ListView, ServiceSpec};
 pub use config::{Applied, BatchError, Config, SyncDaemonConfig, SyncState, VirtualService};
 pub use error::{AdminError, CliError};
+pub use listing::{render, try_render};
 pub use names::Names;
+pub use save::{parse_restore, render_save};
 pub use status::{
     ConnStatus, DestStatus, Rates, ServiceStatus, Stats, Status, SyncDaemonStatus, Timeouts,
 };
