@@ -6,9 +6,13 @@
 //!   kernel IPVS checks, atomically.
 //! - [`status`] is what the daemon reports; [`listing`] prints it exactly as
 //!   `ipvsadm -L` does (or as JSON); [`save`] writes and reads `-S`/`-R` rules.
+//! - [`proto`] is the control protocol to the daemon, [`server`] its
+//!   table-only implementation (a fake daemon, and the real daemon's table
+//!   handling), and [`app`] the `rvsadm` program itself.
 //! - [`inet`] and [`names`] convert addresses, ports and names exactly as
 //!   ipvsadm (through the C library) does.
 
+pub mod app;
 pub mod cli;
 pub mod command;
 pub mod config;
@@ -17,7 +21,9 @@ pub mod inet;
 pub mod listing;
 pub mod names;
 pub mod order;
+pub mod proto;
 pub mod save;
+pub mod server;
 pub mod status;
 
 pub use command::{Command, ListOptions, ListView, ServiceSpec};
@@ -25,6 +31,7 @@ pub use config::{Applied, BatchError, Config, SyncDaemonConfig, SyncState, Virtu
 pub use error::{AdminError, CliError};
 pub use listing::{render, try_render};
 pub use names::Names;
+pub use proto::{Request, Response};
 pub use save::{parse_restore, render_save};
 pub use status::{
     ConnStatus, DestStatus, Rates, ServiceStatus, Stats, Status, SyncDaemonStatus, Timeouts,
