@@ -4,7 +4,7 @@
 //! atomically (a failing command, or a failing command of a batch, changes
 //! nothing).
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 
 use rvs_core::{DestConfig, Family, ForwardMethod, Protocol, ServiceConfig, ServiceKey};
 use serde::{Deserialize, Serialize};
@@ -131,11 +131,7 @@ fn is_unicast(addr: &IpAddr) -> bool {
         IpAddr::V6(a) => {
             let link_local = (a.segments()[0] & 0xffc0) == 0xfe80;
             let mapped = a.to_ipv4_mapped().is_some();
-            !(a.is_unspecified()
-                || a.is_multicast()
-                || link_local
-                || mapped
-                || *a == Ipv6Addr::UNSPECIFIED)
+            !(a.is_unspecified() || a.is_multicast() || link_local || mapped)
         }
     }
 }
@@ -180,9 +176,9 @@ fn check_service(config: &ServiceConfig) -> Result<(), AdminError> {
     Ok(())
 }
 
-/// Checks a real server against its service, in the kernel's order of checks
-/// for add (`adding`) and edit.
-fn check_dest(service: &ServiceConfig, dest: &DestConfig, adding: bool) -> Result<(), AdminError> {
+/// Checks a real server's settings against its service, in the kernel's order
+/// (the address type comes later, after "already exists", and on add only).
+fn check_dest(service: &ServiceConfig, dest: &DestConfig) -> Result<(), AdminError> {
     if Family::of(&dest.addr) != service.key.family() && dest.method != ForwardMethod::Tunnel {
         return Err(invalid(
             "Different address family is allowed only for tunneling servers",
@@ -211,9 +207,6 @@ fn check_dest(service: &ServiceConfig, dest: &DestConfig, adding: bool) -> Resul
                 "real server port must equal the service port for gatewaying and tunneling",
             ));
         }
-    }
-    if adding && !is_unicast(&dest.addr) {
-        return Err(invalid("real server address is not unicast"));
     }
     Ok(())
 }
@@ -343,13 +336,16 @@ impl Config {
             .service_index(service)
             .ok_or(AdminError::ServiceNotDefined)?;
         let vs = &mut self.services[si];
-        check_dest(&vs.config, dest, true)?;
+        check_dest(&vs.config, dest)?;
         if vs
             .dests
             .iter()
             .any(|d| d.addr == dest.addr && d.port == dest.port)
         {
             return Err(AdminError::DestExists);
+        }
+        if !is_unicast(&dest.addr) {
+            return Err(invalid("real server address is not unicast"));
         }
         vs.dests.push(dest.clone());
         Ok(Applied::DestAdded {
@@ -368,7 +364,7 @@ impl Config {
             .service_index(service)
             .ok_or(AdminError::ServiceNotDefined)?;
         let vs = &mut self.services[si];
-        check_dest(&vs.config, dest, false)?;
+        check_dest(&vs.config, dest)?;
         let existing = vs
             .dests
             .iter_mut()

@@ -11,6 +11,21 @@
 //!   handling), and [`app`] the `rvsadm` program itself.
 //! - [`inet`] and [`names`] convert addresses, ports and names exactly as
 //!   ipvsadm (through the C library) does.
+//!
+//! # Where rvsadm differs from ipvsadm 1.31
+//!
+//! - Names come from `/etc/hosts` and `/etc/services` only, never DNS.
+//! - `-R` is atomic: the whole script applies or nothing does, and the error
+//!   names the line; words starting with `#` are comments.
+//! - `-S` also writes what ipvsadm's save loses (real server thresholds,
+//!   flag-3 on sh/mh, non-default timeouts as `--set`, running sync daemons as
+//!   `--start-daemon`), so that `-R` rebuilds the same table. A table without
+//!   those saves exactly as with ipvsadm.
+//! - `--stop-daemon` without a state stops every running daemon.
+//! - `--json` lists the status as JSON; `--socket` names the daemon's socket.
+//! - Refused as unsupported: SCTP services, persistence engines (`--pe`),
+//!   GUE/GRE tunnels, and non-contiguous IPv4 persistence masks.
+//! - `--nosort` lists in configuration order (the kernel's is hash order).
 
 pub mod app;
 pub mod cli;
