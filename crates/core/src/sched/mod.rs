@@ -1,6 +1,28 @@
 //! The IPVS schedulers. A scheduler picks the real server for a new connection of
 //! one virtual service. Each data-plane shard owns its own scheduler instances
 //! (no locks); they read the shared destination counters that connections keep.
+//!
+//! | name  | module       | picks                                                        |
+//! |-------|--------------|--------------------------------------------------------------|
+//! | rr    | [`rr`]       | the next schedulable destination in list order               |
+//! | wrr   | [`wrr`]      | interleaved weighted round robin (current weight stepped by the gcd) |
+//! | lc    | [`lc`]       | least connection overhead (active × 256 + inactive)          |
+//! | wlc   | [`lc`]       | least overhead / weight                                      |
+//! | sed   | [`lc`]       | least (active + 1) / weight                                  |
+//! | nq    | [`lc`]       | an idle destination if any, else as sed                      |
+//! | sh    | [`hashing`]  | 256-bucket table, weighted, keyed by the client address      |
+//! | dh    | [`hashing`]  | 256-bucket table keyed by the destination address            |
+//! | lblc  | [`lblc`]     | the destination remembered for the destination address, else wlc |
+//! | lblcr | [`lblcr`]    | the least loaded of a remembered set per destination address |
+//! | mh    | [`mh`]       | Maglev consistent hashing of the client address              |
+//! | fo    | [`failover`] | the highest-weight schedulable destination                   |
+//! | ovf   | [`failover`] | the highest-weight destination still under its weight in active connections |
+//!
+//! Everywhere IPVS's skip rule holds: a destination that is quiescent (weight 0 or
+//! less), overloaded (upper connection threshold) or removed from its service gets
+//! no new connection. [`Scheduler::schedule`] never allocates and never panics; the
+//! tables that some schedulers derive from the destination list are rebuilt in
+//! [`Scheduler::update`], and lblc/lblcr expire their tables in [`Scheduler::tick`].
 
 use std::fmt;
 use std::net::IpAddr;
@@ -9,6 +31,15 @@ use std::sync::Arc;
 use crate::dest::Dest;
 use crate::model::{SchedFlags, SchedulerKind};
 use crate::time::Time;
+
+pub mod rr;
+pub mod wrr;
+
+#[cfg(test)]
+pub mod testutil;
+
+pub use rr::RoundRobin;
+pub use wrr::WeightedRoundRobin;
 
 /// What a scheduler may look at for one new connection.
 #[derive(Clone, Copy, Debug)]
@@ -43,7 +74,20 @@ pub trait Scheduler: Send + fmt::Debug {
 }
 
 /// A new scheduler of `kind` with `flags`, not yet updated with any destination.
+/// Only sh and mh read the flags (fallback, port); the others ignore them, as in IPVS.
 pub fn new_scheduler(kind: SchedulerKind, flags: SchedFlags) -> Box<dyn Scheduler> {
-    let _ = (kind, flags);
-    todo!("schedulers")
+    let _ = flags; // only sh and mh read the flags
+    match kind {
+        SchedulerKind::Rr => Box::new(RoundRobin::new()),
+        SchedulerKind::Wrr => Box::new(WeightedRoundRobin::new()),
+        other => todo!("{other} scheduler"),
+    }
+}
+
+/// The weight of `d` when it may take a new connection (IPVS's skip rule: still in
+/// its service, weight above 0, not overloaded), else `None`.
+#[inline]
+pub(crate) fn usable_weight(d: &Dest) -> Option<u64> {
+    let w = d.weight();
+    (w > 0 && d.is_schedulable()).then_some(w as u64)
 }
