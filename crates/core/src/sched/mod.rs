@@ -32,12 +32,16 @@ use crate::dest::Dest;
 use crate::model::{SchedFlags, SchedulerKind};
 use crate::time::Time;
 
+pub mod failover;
+pub mod lc;
 pub mod rr;
 pub mod wrr;
 
 #[cfg(test)]
 pub mod testutil;
 
+pub use failover::{Overflow, WeightedFailover};
+pub use lc::{LeastConn, NeverQueue, ShortestExpectedDelay, WeightedLeastConn};
 pub use rr::RoundRobin;
 pub use wrr::WeightedRoundRobin;
 
@@ -80,6 +84,12 @@ pub fn new_scheduler(kind: SchedulerKind, flags: SchedFlags) -> Box<dyn Schedule
     match kind {
         SchedulerKind::Rr => Box::new(RoundRobin::new()),
         SchedulerKind::Wrr => Box::new(WeightedRoundRobin::new()),
+        SchedulerKind::Lc => Box::new(LeastConn),
+        SchedulerKind::Wlc => Box::new(WeightedLeastConn),
+        SchedulerKind::Sed => Box::new(ShortestExpectedDelay),
+        SchedulerKind::Nq => Box::new(NeverQueue),
+        SchedulerKind::Fo => Box::new(WeightedFailover),
+        SchedulerKind::Ovf => Box::new(Overflow),
         other => todo!("{other} scheduler"),
     }
 }
@@ -90,4 +100,31 @@ pub fn new_scheduler(kind: SchedulerKind, flags: SchedFlags) -> Box<dyn Schedule
 pub(crate) fn usable_weight(d: &Dest) -> Option<u64> {
     let w = d.weight();
     (w > 0 && d.is_schedulable()).then_some(w as u64)
+}
+
+/// IPVS's weighted least-connection pick over `dests` with `overhead` as the load
+/// measure: the first usable destination is the candidate, and a later one replaces
+/// it only when strictly less loaded per unit of weight (cross-multiplied, so no
+/// division; u32 × i32 products fit in u64). Used by wlc, sed and lblc/lblcr.
+#[inline]
+pub(crate) fn weighted_least(
+    dests: &[Arc<Dest>],
+    overhead: impl Fn(&Dest) -> u64,
+) -> Option<usize> {
+    let mut best: Option<(usize, u64, u64)> = None;
+    for (i, d) in dests.iter().enumerate() {
+        let Some(w) = usable_weight(d) else { continue };
+        let oh = overhead(d);
+        match best {
+            Some((_, loh, lw)) if loh * w <= oh * lw => {}
+            _ => best = Some((i, oh, w)),
+        }
+    }
+    best.map(|(i, _, _)| i)
+}
+
+/// IPVS's connection overhead as a u64 (active connections weigh 256 inactive ones).
+#[inline]
+pub(crate) fn conn_overhead(d: &Dest) -> u64 {
+    (u64::from(d.active_conns()) << 8) + u64::from(d.inactive_conns())
 }
