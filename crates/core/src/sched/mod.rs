@@ -33,6 +33,8 @@ use crate::model::{SchedFlags, SchedulerKind};
 use crate::time::Time;
 
 pub mod failover;
+mod hash;
+pub mod hashing;
 pub mod lc;
 pub mod rr;
 pub mod wrr;
@@ -41,6 +43,7 @@ pub mod wrr;
 pub mod testutil;
 
 pub use failover::{Overflow, WeightedFailover};
+pub use hashing::{DestHash, SourceHash};
 pub use lc::{LeastConn, NeverQueue, ShortestExpectedDelay, WeightedLeastConn};
 pub use rr::RoundRobin;
 pub use wrr::WeightedRoundRobin;
@@ -80,7 +83,6 @@ pub trait Scheduler: Send + fmt::Debug {
 /// A new scheduler of `kind` with `flags`, not yet updated with any destination.
 /// Only sh and mh read the flags (fallback, port); the others ignore them, as in IPVS.
 pub fn new_scheduler(kind: SchedulerKind, flags: SchedFlags) -> Box<dyn Scheduler> {
-    let _ = flags; // only sh and mh read the flags
     match kind {
         SchedulerKind::Rr => Box::new(RoundRobin::new()),
         SchedulerKind::Wrr => Box::new(WeightedRoundRobin::new()),
@@ -88,6 +90,8 @@ pub fn new_scheduler(kind: SchedulerKind, flags: SchedFlags) -> Box<dyn Schedule
         SchedulerKind::Wlc => Box::new(WeightedLeastConn),
         SchedulerKind::Sed => Box::new(ShortestExpectedDelay),
         SchedulerKind::Nq => Box::new(NeverQueue),
+        SchedulerKind::Sh => Box::new(SourceHash::new(flags)),
+        SchedulerKind::Dh => Box::new(DestHash::new()),
         SchedulerKind::Fo => Box::new(WeightedFailover),
         SchedulerKind::Ovf => Box::new(Overflow),
         other => todo!("{other} scheduler"),
