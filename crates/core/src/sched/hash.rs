@@ -8,6 +8,7 @@ use std::net::IpAddr;
 /// Seeds keep the users' hashes independent of one another.
 pub(crate) const SEED_SH: u64 = 0x5348_5f73_6565_6431;
 pub(crate) const SEED_DH: u64 = 0x4448_5f73_6565_6432;
+pub(crate) const SEED_LOCALITY: u64 = 0x4c42_4c43_7365_6564;
 
 /// The 64-bit finaliser of SplitMix64: every input bit flips about half the output
 /// bits, so sequential addresses land in unrelated buckets.

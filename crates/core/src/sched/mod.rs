@@ -35,7 +35,10 @@ use crate::time::Time;
 pub mod failover;
 mod hash;
 pub mod hashing;
+pub mod lblc;
+pub mod lblcr;
 pub mod lc;
+mod locality;
 pub mod rr;
 pub mod wrr;
 
@@ -44,6 +47,8 @@ pub mod testutil;
 
 pub use failover::{Overflow, WeightedFailover};
 pub use hashing::{DestHash, SourceHash};
+pub use lblc::Lblc;
+pub use lblcr::Lblcr;
 pub use lc::{LeastConn, NeverQueue, ShortestExpectedDelay, WeightedLeastConn};
 pub use rr::RoundRobin;
 pub use wrr::WeightedRoundRobin;
@@ -92,6 +97,8 @@ pub fn new_scheduler(kind: SchedulerKind, flags: SchedFlags) -> Box<dyn Schedule
         SchedulerKind::Nq => Box::new(NeverQueue),
         SchedulerKind::Sh => Box::new(SourceHash::new(flags)),
         SchedulerKind::Dh => Box::new(DestHash::new()),
+        SchedulerKind::Lblc => Box::new(Lblc::new()),
+        SchedulerKind::Lblcr => Box::new(Lblcr::new()),
         SchedulerKind::Fo => Box::new(WeightedFailover),
         SchedulerKind::Ovf => Box::new(Overflow),
         other => todo!("{other} scheduler"),
@@ -131,4 +138,16 @@ pub(crate) fn weighted_least(
 #[inline]
 pub(crate) fn conn_overhead(d: &Dest) -> u64 {
     (u64::from(d.active_conns()) << 8) + u64::from(d.inactive_conns())
+}
+
+/// True when `d` carries more active connections than its weight while another
+/// destination of the service is below half of its weight: lblc and lblcr then move
+/// the destination address elsewhere (IPVS's `is_overloaded` of those schedulers).
+pub(crate) fn locality_overloaded(d: &Dest, dests: &[Arc<Dest>]) -> bool {
+    if i64::from(d.active_conns()) <= i64::from(d.weight()) {
+        return false;
+    }
+    dests
+        .iter()
+        .any(|o| o.is_available() && i64::from(o.active_conns()) * 2 < i64::from(o.weight()))
 }
