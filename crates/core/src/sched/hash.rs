@@ -9,6 +9,9 @@ use std::net::IpAddr;
 pub(crate) const SEED_SH: u64 = 0x5348_5f73_6565_6431;
 pub(crate) const SEED_DH: u64 = 0x4448_5f73_6565_6432;
 pub(crate) const SEED_LOCALITY: u64 = 0x4c42_4c43_7365_6564;
+pub(crate) const SEED_MH_LOOKUP: u64 = 0x4d48_5f6c_6f6f_6b31;
+pub(crate) const SEED_MH_OFFSET: u64 = 0x4d48_5f6f_6666_7332;
+pub(crate) const SEED_MH_SKIP: u64 = 0x4d48_5f73_6b69_7033;
 
 /// The 64-bit finaliser of SplitMix64: every input bit flips about half the output
 /// bits, so sequential addresses land in unrelated buckets.
@@ -35,10 +38,25 @@ pub(crate) fn hash_endpoint(addr: IpAddr, port: u16, seed: u64) -> u64 {
     }
 }
 
+/// Map a uniform 64-bit hash onto `0..n` without a division (multiply-high).
+#[inline]
+pub(crate) fn reduce(hash: u64, n: u32) -> u32 {
+    ((u128::from(hash) * u128::from(n)) >> 64) as u32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::net::{Ipv4Addr, Ipv6Addr};
+
+    #[test]
+    fn reduce_stays_in_range() {
+        for h in [0, 1, u64::MAX / 2, u64::MAX] {
+            assert!(reduce(h, 256) < 256);
+            assert!(reduce(h, 65537) < 65537);
+        }
+        assert_eq!(reduce(u64::MAX, 7), 6);
+    }
 
     #[test]
     fn sequential_v4_addresses_spread_over_buckets() {

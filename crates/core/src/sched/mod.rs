@@ -39,6 +39,7 @@ pub mod lblc;
 pub mod lblcr;
 pub mod lc;
 mod locality;
+pub mod mh;
 pub mod rr;
 pub mod wrr;
 
@@ -50,6 +51,7 @@ pub use hashing::{DestHash, SourceHash};
 pub use lblc::Lblc;
 pub use lblcr::Lblcr;
 pub use lc::{LeastConn, NeverQueue, ShortestExpectedDelay, WeightedLeastConn};
+pub use mh::{Maglev, MhTableSizeError};
 pub use rr::RoundRobin;
 pub use wrr::WeightedRoundRobin;
 
@@ -99,9 +101,9 @@ pub fn new_scheduler(kind: SchedulerKind, flags: SchedFlags) -> Box<dyn Schedule
         SchedulerKind::Dh => Box::new(DestHash::new()),
         SchedulerKind::Lblc => Box::new(Lblc::new()),
         SchedulerKind::Lblcr => Box::new(Lblcr::new()),
+        SchedulerKind::Mh => Box::new(Maglev::new(flags)),
         SchedulerKind::Fo => Box::new(WeightedFailover),
         SchedulerKind::Ovf => Box::new(Overflow),
-        other => todo!("{other} scheduler"),
     }
 }
 
