@@ -44,6 +44,10 @@ pub mod rr;
 pub mod wrr;
 
 #[cfg(test)]
+mod alloc_check;
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
 pub mod testutil;
 
 pub use failover::{Overflow, WeightedFailover};
