@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use super::locality::{LocalityTable, MAX_ENTRIES};
 use super::{
-    conn_overhead, locality_overloaded, usable_weight, weighted_least, SchedContext, Scheduler,
+    conn_overhead, lighter, locality_overloaded, usable_weight, weighted_least, SchedContext,
+    Scheduler,
 };
 use crate::dest::{Dest, DestId};
 use crate::model::SchedulerKind;
@@ -155,7 +156,7 @@ fn set_min(pool: &MemberPool, set: &DestSet, dests: &[Arc<Dest>]) -> Option<usiz
         let Some(w) = usable_weight(d) else { continue };
         let oh = conn_overhead(d);
         match best {
-            Some((_, loh, lw)) if loh * w <= oh * lw => {}
+            Some((_, loh, lw)) if !lighter(oh, w, loh, lw) => {}
             _ => best = Some((i, oh, w)),
         }
     }
@@ -176,7 +177,7 @@ fn set_max(pool: &MemberPool, set: &DestSet, dests: &[Arc<Dest>]) -> Option<u32>
         }
         let (oh, w) = (conn_overhead(d), w as u64);
         match worst {
-            Some((_, moh, mw)) if moh * w >= oh * mw => {}
+            Some((_, moh, mw)) if !lighter(moh, mw, oh, w) => {}
             _ => worst = Some((i, oh, w)),
         }
     }

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use super::{conn_overhead, usable_weight, weighted_least, SchedContext, Scheduler};
+use super::{conn_overhead, lighter, usable_weight, weighted_least, SchedContext, Scheduler};
 use crate::dest::Dest;
 use crate::model::SchedulerKind;
 
@@ -88,7 +88,7 @@ impl Scheduler for NeverQueue {
             }
             let cost = expected_delay(d);
             match best {
-                Some((_, least, lw)) if least * w <= cost * lw => {}
+                Some((_, least, lw)) if !lighter(cost, w, least, lw) => {}
                 _ => best = Some((i, cost, w)),
             }
         }
@@ -167,6 +167,31 @@ mod tests {
         dests[0].set_weight(0);
         set_conns(&dests[0], 0, 0);
         assert_eq!(pick(&mut NeverQueue, &dests), Some(1));
+    }
+
+    #[test]
+    fn load_comparison_cannot_overflow() {
+        let huge_overhead = (u64::from(u32::MAX) << 8) + u64::from(u32::MAX);
+        let huge_weight = i32::MAX as u64;
+        assert!(lighter(
+            huge_overhead - 1,
+            huge_weight,
+            huge_overhead,
+            huge_weight
+        ));
+        assert!(!lighter(
+            huge_overhead,
+            huge_weight,
+            huge_overhead,
+            huge_weight
+        ));
+        assert!(lighter(
+            huge_overhead,
+            huge_weight,
+            huge_overhead,
+            huge_weight - 1
+        ));
+        assert!(!lighter(1, 1, 0, huge_weight));
     }
 
     #[test]

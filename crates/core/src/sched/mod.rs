@@ -119,10 +119,18 @@ pub(crate) fn usable_weight(d: &Dest) -> Option<u64> {
     (w > 0 && d.is_schedulable()).then_some(w as u64)
 }
 
+/// Whether load `a_load` on weight `a_weight` is strictly lighter per unit of weight
+/// than `b_load` on `b_weight`: IPVS's cross multiplication (no division), in u128
+/// so that no overhead × weight product can overflow.
+#[inline]
+pub(crate) fn lighter(a_load: u64, a_weight: u64, b_load: u64, b_weight: u64) -> bool {
+    u128::from(a_load) * u128::from(b_weight) < u128::from(b_load) * u128::from(a_weight)
+}
+
 /// IPVS's weighted least-connection pick over `dests` with `overhead` as the load
 /// measure: the first usable destination is the candidate, and a later one replaces
-/// it only when strictly less loaded per unit of weight (cross-multiplied, so no
-/// division; u32 × i32 products fit in u64). Used by wlc, sed and lblc/lblcr.
+/// it only when strictly less loaded per unit of weight. Used by wlc, sed and
+/// lblc/lblcr.
 #[inline]
 pub(crate) fn weighted_least(
     dests: &[Arc<Dest>],
@@ -133,7 +141,7 @@ pub(crate) fn weighted_least(
         let Some(w) = usable_weight(d) else { continue };
         let oh = overhead(d);
         match best {
-            Some((_, loh, lw)) if loh * w <= oh * lw => {}
+            Some((_, loh, lw)) if !lighter(oh, w, loh, lw) => {}
             _ => best = Some((i, oh, w)),
         }
     }
