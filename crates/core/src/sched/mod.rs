@@ -136,16 +136,21 @@ pub(crate) fn weighted_least(
     dests: &[Arc<Dest>],
     overhead: impl Fn(&Dest) -> u64,
 ) -> Option<usize> {
-    let mut best: Option<(usize, u64, u64)> = None;
-    for (i, d) in dests.iter().enumerate() {
+    let mut rest = dests.iter().enumerate();
+    let (mut least, mut least_oh, mut least_w) = loop {
+        let (i, d) = rest.next()?;
+        if let Some(w) = usable_weight(d) {
+            break (i, overhead(d), w);
+        }
+    };
+    for (i, d) in rest {
         let Some(w) = usable_weight(d) else { continue };
         let oh = overhead(d);
-        match best {
-            Some((_, loh, lw)) if !lighter(oh, w, loh, lw) => {}
-            _ => best = Some((i, oh, w)),
+        if lighter(oh, w, least_oh, least_w) {
+            (least, least_oh, least_w) = (i, oh, w);
         }
     }
-    best.map(|(i, _, _)| i)
+    Some(least)
 }
 
 /// IPVS's connection overhead as a u64 (active connections weigh 256 inactive ones).
