@@ -11,7 +11,11 @@ use rvs_core::{DestId, Time};
 fn rss_bytes() -> usize {
     // /proc/self/statm: size resident ... in pages
     let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: usize = s.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let pages: usize = s
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     pages * 4096
 }
 

@@ -13,7 +13,10 @@ use rvs_core::conn::{ConnState, ConnTable};
 use rvs_core::director::{Director, DirectorConfig, Rx, Verdict};
 use rvs_core::service::{DesiredConfig, IpNet, Limits, PortConfig, PortId, ServiceTable};
 use rvs_core::testkit::{with_headroom, Spec};
-use rvs_core::{DestConfig, DestId, ForwardMethod, Protocol, SchedFlags, SchedulerKind, ServiceConfig, ServiceKey, Time};
+use rvs_core::{
+    DestConfig, DestId, ForwardMethod, Protocol, SchedFlags, SchedulerKind, ServiceConfig,
+    ServiceKey, Time,
+};
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -23,7 +26,11 @@ fn director(method: ForwardMethod, conns: u32) -> Director {
     let want = DesiredConfig {
         services: vec![(
             ServiceConfig {
-                key: ServiceKey::Addr { proto: Protocol::Tcp, addr: ip("192.0.2.10"), port: 80 },
+                key: ServiceKey::Addr {
+                    proto: Protocol::Tcp,
+                    addr: ip("192.0.2.10"),
+                    port: 80,
+                },
                 scheduler: SchedulerKind::Wlc,
                 sched_flags: SchedFlags::default(),
                 persistence: None,
@@ -60,7 +67,11 @@ fn director(method: ForwardMethod, conns: u32) -> Director {
     };
     let mut table = ServiceTable::new(Limits::default());
     let (snap, _) = table.reconcile(&want, Time::ZERO).unwrap();
-    let cfg = DirectorConfig { conn_tab_bits: 20, max_conns: conns + 16, ..Default::default() };
+    let cfg = DirectorConfig {
+        conn_tab_bits: 20,
+        max_conns: conns + 16,
+        ..Default::default()
+    };
     let mut d = Director::new(cfg, snap);
     // Fill the table with other clients' connections so lookups are realistic.
     for i in 0..conns {
@@ -76,13 +87,22 @@ fn director(method: ForwardMethod, conns: u32) -> Director {
 fn bench_established(c: &mut Criterion) {
     let mut g = c.benchmark_group("established");
     g.throughput(Throughput::Elements(1));
-    for (name, method) in [("nat_in", ForwardMethod::Masq), ("route_in", ForwardMethod::Route), ("tunnel_in", ForwardMethod::Tunnel)] {
+    for (name, method) in [
+        ("nat_in", ForwardMethod::Masq),
+        ("route_in", ForwardMethod::Route),
+        ("tunnel_in", ForwardMethod::Tunnel),
+    ] {
         let mut d = director(method, 10_000);
         let syn = Spec::tcp("203.0.113.250", 40000, "192.0.2.10", 80, TCP_SYN).frame();
-        let ack = Spec::tcp("203.0.113.250", 40000, "192.0.2.10", 80, TCP_ACK).payload(&[0u8; 6]).frame();
+        let ack = Spec::tcp("203.0.113.250", 40000, "192.0.2.10", 80, TCP_ACK)
+            .payload(&[0u8; 6])
+            .frame();
         let mut buf = with_headroom(&syn, 128);
         let len = syn.len();
-        let v = d.process(&mut Rx::new(&mut buf, 128, len, PortId(0)), Time::from_secs(1));
+        let v = d.process(
+            &mut Rx::new(&mut buf, 128, len, PortId(0)),
+            Time::from_secs(1),
+        );
         assert!(matches!(v, Verdict::Forward { .. }));
         let mut buf = with_headroom(&ack, 128);
         let len = ack.len();
@@ -99,11 +119,16 @@ fn bench_established(c: &mut Criterion) {
     let syn = Spec::tcp("203.0.113.250", 40000, "192.0.2.10", 80, TCP_SYN).frame();
     let mut buf = with_headroom(&syn, 128);
     let len = syn.len();
-    let rip = match d.process(&mut Rx::new(&mut buf, 128, len, PortId(0)), Time::from_secs(1)) {
+    let rip = match d.process(
+        &mut Rx::new(&mut buf, 128, len, PortId(0)),
+        Time::from_secs(1),
+    ) {
         Verdict::Forward { next_hop, .. } => next_hop,
         v => panic!("{v:?}"),
     };
-    let reply = Spec::tcp(&rip.to_string(), 80, "203.0.113.250", 40000, TCP_ACK).payload(&[0u8; 6]).frame();
+    let reply = Spec::tcp(&rip.to_string(), 80, "203.0.113.250", 40000, TCP_ACK)
+        .payload(&[0u8; 6])
+        .frame();
     let mut buf = with_headroom(&reply, 128);
     let len = reply.len();
     g.bench_function("nat_out", |b| {

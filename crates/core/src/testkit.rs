@@ -69,18 +69,53 @@ pub struct Spec {
 
 #[derive(Clone, Debug)]
 pub enum L4 {
-    Tcp { sport: u16, dport: u16, flags: u8, seq: u32, payload: Vec<u8> },
-    Udp { sport: u16, dport: u16, payload: Vec<u8>, zero_csum: bool },
+    Tcp {
+        sport: u16,
+        dport: u16,
+        flags: u8,
+        seq: u32,
+        payload: Vec<u8>,
+    },
+    Udp {
+        sport: u16,
+        dport: u16,
+        payload: Vec<u8>,
+        zero_csum: bool,
+    },
     /// ICMP (v4) or ICMPv6 message: type, code, 4 bytes of rest-of-header, body.
-    Icmp { icmp_type: u8, code: u8, rest: [u8; 4], body: Vec<u8> },
+    Icmp {
+        icmp_type: u8,
+        code: u8,
+        rest: [u8; 4],
+        body: Vec<u8>,
+    },
 }
 
 impl Spec {
     pub fn tcp(src: &str, sport: u16, dst: &str, dport: u16, flags: u8) -> Spec {
-        Spec::new(src, dst, L4::Tcp { sport, dport, flags, seq: 1000, payload: Vec::new() })
+        Spec::new(
+            src,
+            dst,
+            L4::Tcp {
+                sport,
+                dport,
+                flags,
+                seq: 1000,
+                payload: Vec::new(),
+            },
+        )
     }
     pub fn udp(src: &str, sport: u16, dst: &str, dport: u16, payload: &[u8]) -> Spec {
-        Spec::new(src, dst, L4::Udp { sport, dport, payload: payload.to_vec(), zero_csum: false })
+        Spec::new(
+            src,
+            dst,
+            L4::Udp {
+                sport,
+                dport,
+                payload: payload.to_vec(),
+                zero_csum: false,
+            },
+        )
     }
     pub fn new(src: &str, dst: &str, l4: L4) -> Spec {
         Spec {
@@ -116,7 +151,13 @@ impl Spec {
     pub fn segment(&self) -> (u8, Vec<u8>) {
         let v6 = self.src.is_ipv6();
         match &self.l4 {
-            L4::Tcp { sport, dport, flags, seq, payload } => {
+            L4::Tcp {
+                sport,
+                dport,
+                flags,
+                seq,
+                payload,
+            } => {
                 let mut t = Vec::new();
                 t.extend(sport.to_be_bytes());
                 t.extend(dport.to_be_bytes());
@@ -131,7 +172,12 @@ impl Spec {
                 t[16..18].copy_from_slice(&c.to_be_bytes());
                 (6, t)
             }
-            L4::Udp { sport, dport, payload, zero_csum } => {
+            L4::Udp {
+                sport,
+                dport,
+                payload,
+                zero_csum,
+            } => {
                 let mut u = Vec::new();
                 u.extend(sport.to_be_bytes());
                 u.extend(dport.to_be_bytes());
@@ -147,7 +193,12 @@ impl Spec {
                 }
                 (17, u)
             }
-            L4::Icmp { icmp_type, code, rest, body } => {
+            L4::Icmp {
+                icmp_type,
+                code,
+                rest,
+                body,
+            } => {
                 let mut m = vec![*icmp_type, *code, 0, 0];
                 m.extend(rest);
                 m.extend(body);
@@ -200,7 +251,11 @@ impl Spec {
         let mut f = Vec::new();
         f.extend(self.dst_mac);
         f.extend(self.src_mac);
-        f.extend(if self.src.is_ipv6() { [0x86, 0xDD] } else { [0x08, 0x00] });
+        f.extend(if self.src.is_ipv6() {
+            [0x86, 0xDD]
+        } else {
+            [0x08, 0x00]
+        });
         f.extend(self.ip_packet());
         f
     }
@@ -256,7 +311,9 @@ pub fn verify_ip(p: &[u8]) -> Result<(), String> {
                 .then_some(())
                 .ok_or_else(|| "udp checksum".into())
         }
-        1 => (naive_sum(&[l4]) == 0).then_some(()).ok_or_else(|| "icmp checksum".into()),
+        1 => (naive_sum(&[l4]) == 0)
+            .then_some(())
+            .ok_or_else(|| "icmp checksum".into()),
         58 => (naive_sum(&[&pseudo(&src, &dst, 58, l4.len()), l4]) == 0)
             .then_some(())
             .ok_or_else(|| "icmpv6 checksum".into()),
@@ -274,7 +331,13 @@ pub fn make_partial(frame: &mut [u8]) {
             let total = u16::from_be_bytes([p[2], p[3]]) as usize;
             let s: [u8; 4] = p[12..16].try_into().unwrap_or_default();
             let d: [u8; 4] = p[16..20].try_into().unwrap_or_default();
-            (IpAddr::from(s), IpAddr::from(d), p[9], 14 + ihl, total - ihl)
+            (
+                IpAddr::from(s),
+                IpAddr::from(d),
+                p[9],
+                14 + ihl,
+                total - ihl,
+            )
         }
         _ => {
             let plen = u16::from_be_bytes([p[4], p[5]]) as usize;

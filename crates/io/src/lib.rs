@@ -75,4 +75,6 @@ pub use bpf::{steering_program_client_side, steering_program_server_side, BpfIns
 pub use iface::Interface;
 pub use mac::{MacAddr, ParseMacError};
 pub use mem::{MemFrameMeta, MemRx, MemTx};
-pub use neigh::{NeighCache, NeighEntry, NeighState, NeighWatcher, Route, RouteEntry, RouteKind, RtNetlink};
+pub use neigh::{
+    NeighCache, NeighEntry, NeighState, NeighWatcher, Route, RouteEntry, RouteKind, RtNetlink,
+};

@@ -15,7 +15,9 @@ use arc_swap::ArcSwap;
 use rvs_admin::command::Command;
 use rvs_admin::config::Config;
 use rvs_admin::proto::{Request, Response};
-use rvs_admin::status::{ConnStatus, DestStatus, Rates, ServiceStatus, Stats, Status, SyncDaemonStatus, Timeouts};
+use rvs_admin::status::{
+    ConnStatus, DestStatus, Rates, ServiceStatus, Stats, Status, SyncDaemonStatus, Timeouts,
+};
 use rvs_core::director::{ConnInfo, ShardStats};
 use rvs_core::service::{DesiredConfig, Route, ServiceId, ServiceTable, Settings, Snapshot};
 use rvs_core::stats::{Estimator, Totals};
@@ -130,13 +132,18 @@ impl Control {
                 self.config = next;
                 Response::Ok
             }
-            Err(message) => Response::Error { message, index: None },
+            Err(message) => Response::Error {
+                message,
+                index: None,
+            },
         }
     }
 
     fn desired(&self, cfg: &Config) -> DesiredConfig {
         let mut settings = self.settings.clone();
-        settings.timeouts.set(cfg.timeouts.tcp, cfg.timeouts.tcpfin, cfg.timeouts.udp);
+        settings
+            .timeouts
+            .set(cfg.timeouts.tcp, cfg.timeouts.tcpfin, cfg.timeouts.udp);
         DesiredConfig {
             services: cfg
                 .services
@@ -154,7 +161,10 @@ impl Control {
     pub fn publish(&mut self, cfg: &Config) -> Result<(), String> {
         let want = self.desired(cfg);
         let now = self.now();
-        let (snap, changes) = self.table.reconcile(&want, now).map_err(|e| e.to_string())?;
+        let (snap, changes) = self
+            .table
+            .reconcile(&want, now)
+            .map_err(|e| e.to_string())?;
         // Ids handed out again start their counters from zero.
         for id in &changes.new_services {
             let t = self.sum_services(*id);
@@ -212,7 +222,11 @@ impl Control {
     fn resolve_real_servers(&self, snap: &Snapshot) {
         for d in snap.dests() {
             if let Some((port, hop)) = snap.route(&d.addr()) {
-                let hop = if d.method() == rvs_core::ForwardMethod::Route { d.addr() } else { hop };
+                let hop = if d.method() == rvs_core::ForwardMethod::Route {
+                    d.addr()
+                } else {
+                    hop
+                };
                 if let Some(p) = self.ports.get(port.0 as usize) {
                     let _ = self.resolve.send((p.ifindex, hop));
                 }
@@ -324,7 +338,11 @@ impl Control {
             }
             for dc in &vs.dests {
                 let mut ds = DestStatus::from_config(dc);
-                if let Some(d) = live.and_then(|s| s.dests.iter().find(|d| d.addr() == dc.addr && d.port() == dc.port)) {
+                if let Some(d) = live.and_then(|s| {
+                    s.dests
+                        .iter()
+                        .find(|d| d.addr() == dc.addr && d.port() == dc.port)
+                }) {
                     ds.weight = d.weight().max(0) as u32;
                     ds.active_conns = d.active_conns();
                     ds.inactive_conns = d.inactive_conns();
@@ -346,7 +364,12 @@ impl Control {
                 tcpfin: self.config.timeouts.tcpfin,
                 udp: self.config.timeouts.udp,
             },
-            daemons: self.config.daemons.iter().map(SyncDaemonStatus::from_config).collect(),
+            daemons: self
+                .config
+                .daemons
+                .iter()
+                .map(SyncDaemonStatus::from_config)
+                .collect(),
             connections,
         }
     }

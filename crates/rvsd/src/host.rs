@@ -83,7 +83,9 @@ fn proto_name(p: Protocol) -> &'static str {
 pub fn script(ports: &[String], sets: &DropSets) -> String {
     let mut s = String::new();
     // Create-then-delete makes the delete succeed whether or not the table exists.
-    s.push_str(&format!("table netdev {TABLE}\ndelete table netdev {TABLE}\n"));
+    s.push_str(&format!(
+        "table netdev {TABLE}\ndelete table netdev {TABLE}\n"
+    ));
     s.push_str(&format!("table netdev {TABLE} {{\n"));
     let elems = |v: Vec<String>| {
         if v.is_empty() {
@@ -121,12 +123,24 @@ pub fn script(ports: &[String], sets: &DropSets) -> String {
         "  set real6 {{ type ipv6_addr . inet_proto . inet_service; {} }}\n",
         port_elems(&real6_port)
     ));
-    s.push_str(&format!("  set realany4 {{ type ipv4_addr; {} }}\n", addr_elems(&real4_any)));
-    s.push_str(&format!("  set realany6 {{ type ipv6_addr; {} }}\n", addr_elems(&real6_any)));
+    s.push_str(&format!(
+        "  set realany4 {{ type ipv4_addr; {} }}\n",
+        addr_elems(&real4_any)
+    ));
+    s.push_str(&format!(
+        "  set realany6 {{ type ipv6_addr; {} }}\n",
+        addr_elems(&real6_any)
+    ));
     let all4: Vec<&(IpAddr, Protocol, u16)> = sets.real4.iter().collect();
     let all6: Vec<&(IpAddr, Protocol, u16)> = sets.real6.iter().collect();
-    s.push_str(&format!("  set realaddr4 {{ type ipv4_addr; {} }}\n", addr_elems(&all4)));
-    s.push_str(&format!("  set realaddr6 {{ type ipv6_addr; {} }}\n", addr_elems(&all6)));
+    s.push_str(&format!(
+        "  set realaddr4 {{ type ipv4_addr; {} }}\n",
+        addr_elems(&all4)
+    ));
+    s.push_str(&format!(
+        "  set realaddr6 {{ type ipv6_addr; {} }}\n",
+        addr_elems(&all6)
+    ));
     for (i, p) in ports.iter().enumerate() {
         s.push_str(&format!(
             "  chain in{i} {{\n    type filter hook ingress device \"{p}\" priority -500; policy accept;\n"
@@ -158,7 +172,12 @@ fn run_nft(script: &str) -> std::io::Result<()> {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot run nft: {e} (is nftables installed?)")))?;
+        .map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot run nft: {e} (is nftables installed?)"),
+            )
+        })?;
     if let Some(stdin) = child.stdin.as_mut() {
         stdin.write_all(script.as_bytes())?;
     }
@@ -204,7 +223,9 @@ impl HostSetup {
             return Ok(());
         }
         self.current = None;
-        run_nft(&format!("table netdev {TABLE}\ndelete table netdev {TABLE}\n"))
+        run_nft(&format!(
+            "table netdev {TABLE}\ndelete table netdev {TABLE}\n"
+        ))
     }
 }
 
@@ -226,8 +247,10 @@ mod tests {
     fn script_lists_vips_and_nat_reals() {
         let mut sets = DropSets::default();
         sets.vip4.insert("192.0.2.10".parse().unwrap());
-        sets.real4.insert(("198.51.100.11".parse().unwrap(), Protocol::Tcp, 80));
-        sets.real4.insert(("198.51.100.12".parse().unwrap(), Protocol::Tcp, 0));
+        sets.real4
+            .insert(("198.51.100.11".parse().unwrap(), Protocol::Tcp, 80));
+        sets.real4
+            .insert(("198.51.100.12".parse().unwrap(), Protocol::Tcp, 0));
         let s = script(&["eth0".into(), "eth1".into()], &sets);
         assert!(s.contains("set vip4 { type ipv4_addr; elements = { 192.0.2.10 } }"));
         assert!(s.contains("198.51.100.11 . tcp . 80"));

@@ -36,7 +36,11 @@ use worker::{Neighbours, Worker, WorkerStats};
 pub const DEFAULT_SOCKET: &str = "/run/rvsd/rvsd.sock";
 
 #[derive(Parser, Debug)]
-#[command(name = "rvsd", version, about = "rvs director daemon: Linux Virtual Server in user space")]
+#[command(
+    name = "rvsd",
+    version,
+    about = "rvs director daemon: Linux Virtual Server in user space"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Cmd>,
@@ -197,7 +201,8 @@ fn director_main(args: RunArgs) -> Result<(), String> {
     let epoch = Instant::now();
     let ports = ports::discover(&args.interfaces).map_err(|e| e.to_string())?;
     let mut nl = RtNetlink::open().map_err(|e| format!("rtnetlink: {e}"))?;
-    let routes = ports::kernel_routes(&mut nl, &ports).map_err(|e| format!("reading routes: {e}"))?;
+    let routes =
+        ports::kernel_routes(&mut nl, &ports).map_err(|e| format!("reading routes: {e}"))?;
     for p in &ports {
         tracing::info!(
             port = p.id.0,
@@ -212,7 +217,8 @@ fn director_main(args: RunArgs) -> Result<(), String> {
     // Host rules: start clean (a previous instance may have crashed), then install.
     let mut host = host::HostSetup::new(args.interfaces.clone(), !args.no_host_setup);
     let _ = host.remove();
-    host.apply(&host::DropSets::default()).map_err(|e| format!("installing nftables rules: {e}"))?;
+    host.apply(&host::DropSets::default())
+        .map_err(|e| format!("installing nftables rules: {e}"))?;
 
     let limits = Limits::default();
     let table = ServiceTable::new(limits);
@@ -221,7 +227,9 @@ fn director_main(args: RunArgs) -> Result<(), String> {
 
     // Neighbours: a watched copy of the kernel's table; resolutions on request.
     let cache = NeighCache::new();
-    let _watcher = cache.watch().map_err(|e| format!("neighbour watcher: {e}"))?;
+    let _watcher = cache
+        .watch()
+        .map_err(|e| format!("neighbour watcher: {e}"))?;
     let (resolve_tx, resolve_rx) = channel::<(u32, IpAddr)>();
     std::thread::Builder::new()
         .name("rvsd-resolver".into())
@@ -262,7 +270,8 @@ fn director_main(args: RunArgs) -> Result<(), String> {
                 fanout,
                 ..RingConfig::default()
             };
-            let sock = PacketSocket::open(&p.name, &cfg).map_err(|e| format!("AF_PACKET on {}: {e}", p.name))?;
+            let sock = PacketSocket::open(&p.name, &cfg)
+                .map_err(|e| format!("AF_PACKET on {}: {e}", p.name))?;
             let (rx, tx) = sock.split();
             rxs.push(rx);
             txs.push(tx);
@@ -336,7 +345,8 @@ fn director_main(args: RunArgs) -> Result<(), String> {
     if let Some(path) = &args.rules {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let names = rvs_admin::names::Names::system();
-        let cmds = rvs_admin::save::parse_restore(&text, &names).map_err(|e| format!("{}: {e}", path.display()))?;
+        let cmds = rvs_admin::save::parse_restore(&text, &names)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         let cmds: Vec<_> = cmds.into_iter().map(|(_, c)| c).collect();
         let mut c = control.lock().map_err(|_| "control lock poisoned")?;
         if let rvs_admin::proto::Response::Error { message, .. } = c.apply(&cmds) {
@@ -345,7 +355,8 @@ fn director_main(args: RunArgs) -> Result<(), String> {
         tracing::info!(rules = %path.display(), "restored");
     }
 
-    let server = server::ControlServer::bind(&args.socket, control.clone()).map_err(|e| format!("control socket {}: {e}", args.socket.display()))?;
+    let server = server::ControlServer::bind(&args.socket, control.clone())
+        .map_err(|e| format!("control socket {}: {e}", args.socket.display()))?;
     let server_stop = stop.clone();
     let server_thread = std::thread::Builder::new()
         .name("rvsd-control".into())
@@ -365,7 +376,9 @@ fn director_main(args: RunArgs) -> Result<(), String> {
     'main: loop {
         for sig in signals.pending() {
             match sig {
-                signal_hook::consts::SIGHUP => tracing::info!("SIGHUP: nothing to reload (no configuration file)"),
+                signal_hook::consts::SIGHUP => {
+                    tracing::info!("SIGHUP: nothing to reload (no configuration file)")
+                }
                 _ => {
                     tracing::info!(signal = sig, "stopping");
                     break 'main;

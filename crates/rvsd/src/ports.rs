@@ -21,9 +21,8 @@ pub struct Port {
 pub fn discover(names: &[String]) -> io::Result<Vec<Port>> {
     let mut ports = Vec::with_capacity(names.len());
     for (i, name) in names.iter().enumerate() {
-        let ifc = Interface::by_name(name).map_err(|e| {
-            io::Error::new(e.kind(), format!("interface {name}: {e}"))
-        })?;
+        let ifc = Interface::by_name(name)
+            .map_err(|e| io::Error::new(e.kind(), format!("interface {name}: {e}")))?;
         let mut addrs: Vec<IpNet> = ifc
             .ipv4
             .iter()

@@ -28,7 +28,10 @@ impl ControlServer {
         if path.exists() {
             // A live daemon answers; a stale socket from a crash does not.
             if UnixStream::connect(path).is_ok() {
-                return Err(io::Error::new(io::ErrorKind::AddrInUse, "another rvsd is listening there"));
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    "another rvsd is listening there",
+                ));
             }
             std::fs::remove_file(path)?;
         }

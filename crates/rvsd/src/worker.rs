@@ -138,7 +138,9 @@ impl Worker {
                                     bump(&stats.neigh_wait, 1);
                                     let key = (oif, next_hop);
                                     let t = Instant::now();
-                                    if asked.get(&key).is_none_or(|at| t.duration_since(*at) > Duration::from_millis(200)) {
+                                    if asked.get(&key).is_none_or(|at| {
+                                        t.duration_since(*at) > Duration::from_millis(200)
+                                    }) {
                                         asked.insert(key, t);
                                         let _ = neigh.resolve.send(key);
                                     }
@@ -179,7 +181,9 @@ impl Worker {
             }
             let now = self.now();
             self.director.expire(now, 4096);
-            self.stats.conns.store(self.director.conn_count() as u64, Relaxed);
+            self.stats
+                .conns
+                .store(self.director.conn_count() as u64, Relaxed);
             if last_housekeeping.elapsed() >= Duration::from_secs(2) {
                 last_housekeeping = Instant::now();
                 self.director.housekeeping(now);
@@ -188,7 +192,11 @@ impl Worker {
             if frames == 0 {
                 idle += 1;
                 if idle > SPIN_ROUNDS {
-                    let wait = if pending.is_empty() { IDLE_WAIT } else { Duration::from_millis(1) };
+                    let wait = if pending.is_empty() {
+                        IDLE_WAIT
+                    } else {
+                        Duration::from_millis(1)
+                    };
                     self.wait(wait);
                     bump(&self.stats.polls, 1);
                 }
@@ -203,9 +211,13 @@ impl Worker {
     fn retry_pending(&mut self, pending: &mut VecDeque<Pending>) {
         let n = pending.len();
         for _ in 0..n {
-            let Some(mut p) = pending.pop_front() else { break };
+            let Some(mut p) = pending.pop_front() else {
+                break;
+            };
             let out = p.port.0 as usize;
-            let Some(&oif) = self.ifindex.get(out) else { continue };
+            let Some(&oif) = self.ifindex.get(out) else {
+                continue;
+            };
             if let Some(mac) = self.neigh.cache.lookup_on(oif, p.next_hop) {
                 p.frame[..6].copy_from_slice(&mac.octets());
                 transmit(&mut self.tx[out], &p.frame, &self.stats);

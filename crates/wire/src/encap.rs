@@ -11,7 +11,8 @@ use crate::checksum;
 use crate::error::{EncapError, ParseError};
 use crate::ether::{ETH_HLEN, ETH_P_IPV4, ETH_P_IPV6};
 use crate::icmp::{
-    is_any_icmp_error, ICMPV6_DEST_UNREACH, ICMPV6_PACKET_TOO_BIG, ICMP_CODE_FRAG_NEEDED, ICMP_DEST_UNREACH,
+    is_any_icmp_error, ICMPV6_DEST_UNREACH, ICMPV6_PACKET_TOO_BIG, ICMP_CODE_FRAG_NEEDED,
+    ICMP_DEST_UNREACH,
 };
 use crate::ip::{
     parse_ip, IpMeta, IPV4_HLEN, IPV6_HLEN, PROTO_ICMP, PROTO_ICMPV6, PROTO_IPIP, PROTO_IPV6,
@@ -368,7 +369,15 @@ pub fn icmpv6_packet_too_big(
     from: Ipv6Addr,
     mtu: u32,
 ) -> Result<usize, EncapError> {
-    icmpv6_error(frame, frame_len, meta, from, ICMPV6_PACKET_TOO_BIG, 0, mtu.to_be_bytes())
+    icmpv6_error(
+        frame,
+        frame_len,
+        meta,
+        from,
+        ICMPV6_PACKET_TOO_BIG,
+        0,
+        mtu.to_be_bytes(),
+    )
 }
 
 /// The IPv6 counterpart of [`icmp_error_v4`]: hop limit 64, the whole error within

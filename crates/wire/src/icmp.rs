@@ -56,10 +56,14 @@ pub const INNER_L4_BYTES: usize = 8;
 /// addresses swapped. The payload is echoed unchanged.
 pub fn echo_reply_in_place(frame: &mut [u8], meta: &IpMeta) -> Result<(), ParseError> {
     let (req, rep) = match meta.l4 {
-        Some(L4Meta::Icmp { icmp_type: ICMP_ECHO_REQUEST, .. }) => (ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY),
-        Some(L4Meta::Icmpv6 { icmp_type: ICMPV6_ECHO_REQUEST, .. }) => {
-            (ICMPV6_ECHO_REQUEST, ICMPV6_ECHO_REPLY)
-        }
+        Some(L4Meta::Icmp {
+            icmp_type: ICMP_ECHO_REQUEST,
+            ..
+        }) => (ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY),
+        Some(L4Meta::Icmpv6 {
+            icmp_type: ICMPV6_ECHO_REQUEST,
+            ..
+        }) => (ICMPV6_ECHO_REQUEST, ICMPV6_ECHO_REPLY),
         _ => return Err(ParseError::TruncatedIcmp),
     };
     if meta.is_fragment() || meta.end > frame.len() || meta.l4_offset + ICMP_HLEN > meta.end {
@@ -82,7 +86,8 @@ pub fn echo_reply_in_place(frame: &mut [u8], meta: &IpMeta) -> Result<(), ParseE
             frame[l3 + 8] = 64;
             let new = u16::from_be_bytes([frame[l3 + 8], frame[l3 + 9]]);
             let hc = u16::from_be_bytes([frame[l3 + 10], frame[l3 + 11]]);
-            frame[l3 + 10..l3 + 12].copy_from_slice(&checksum::update16(hc, old, new).to_be_bytes());
+            frame[l3 + 10..l3 + 12]
+                .copy_from_slice(&checksum::update16(hc, old, new).to_be_bytes());
         }
         IpVersion::V6 => {
             for i in 0..16 {

@@ -4,7 +4,9 @@
 use std::net::IpAddr;
 
 use rvs_wire::checksum::complete_partial;
-use rvs_wire::encap::{encap_ip6ip6, encap_ipip_v4, OuterV4, OuterV6, IP6IP6_OVERHEAD, IPIP_OVERHEAD_V4};
+use rvs_wire::encap::{
+    encap_ip6ip6, encap_ipip_v4, OuterV4, OuterV6, IP6IP6_OVERHEAD, IPIP_OVERHEAD_V4,
+};
 use rvs_wire::ether::{ETH_HLEN, ETH_P_IPV4, ETH_P_IPV6};
 use rvs_wire::ip::{IpMeta, IpVersion};
 use rvs_wire::rewrite::{decrement_ttl, set_dst, set_src, CsumMode};
@@ -40,7 +42,13 @@ impl Director {
     }
 
     /// Client to real server, by the connection's forwarding method.
-    pub(super) fn forward_in<A: Fam>(&mut self, rx: &mut Rx<'_>, ip: &IpMeta, c: &Conn<A>, _now: Time) -> Verdict {
+    pub(super) fn forward_in<A: Fam>(
+        &mut self,
+        rx: &mut Rx<'_>,
+        ip: &IpMeta,
+        c: &Conn<A>,
+        _now: Time,
+    ) -> Verdict {
         let daddr = c.daddr.to_ip();
         let Some((port, next_hop)) = self.snap.route(&daddr) else {
             return self.drop(DropReason::NoRoute);
@@ -50,7 +58,8 @@ impl Director {
             ForwardMethod::Masq => {
                 let mode = Self::csum_mode(rx);
                 let port_num = ip.ports().map(|_| c.dport);
-                if let Err(e) = set_dst(&mut rx.buf[start..start + len], ip, daddr, port_num, mode) {
+                if let Err(e) = set_dst(&mut rx.buf[start..start + len], ip, daddr, port_num, mode)
+                {
                     return self.drop(DropReason::Rewrite(e));
                 }
                 self.finish_csum(rx, ip);
@@ -80,7 +89,14 @@ impl Director {
     /// Wrap the client's packet in an outer IP header to the real server. A packet
     /// that would no longer fit the egress MTU and may not be fragmented earns the
     /// client an ICMP "fragmentation needed" / "packet too big".
-    pub(super) fn tunnel(&mut self, rx: &mut Rx<'_>, ip: &IpMeta, daddr: IpAddr, port: PortId, next_hop: IpAddr) -> Verdict {
+    pub(super) fn tunnel(
+        &mut self,
+        rx: &mut Rx<'_>,
+        ip: &IpMeta,
+        daddr: IpAddr,
+        port: PortId,
+        next_hop: IpAddr,
+    ) -> Verdict {
         let (overhead, family, ether_type) = match ip.version {
             IpVersion::V4 => (IPIP_OVERHEAD_V4, Family::V4, ETH_P_IPV4),
             IpVersion::V6 => (IP6IP6_OVERHEAD, Family::V6, ETH_P_IPV6),
@@ -106,7 +122,9 @@ impl Director {
                 let id = self.next_ip_id();
                 encap_ipip_v4(rx.buf, l3, l3_len, OuterV4::for_inner(ip, s, d, id))
             }
-            (IpAddr::V6(s), IpAddr::V6(d)) => encap_ip6ip6(rx.buf, l3, l3_len, OuterV6::for_inner(ip, s, d)),
+            (IpAddr::V6(s), IpAddr::V6(d)) => {
+                encap_ip6ip6(rx.buf, l3, l3_len, OuterV6::for_inner(ip, s, d))
+            }
             _ => return self.drop(DropReason::NoRoute),
         };
         let new_l3 = match res {
@@ -130,7 +148,12 @@ impl Director {
     }
 
     /// Real server to client (NAT): the source becomes the VIP again.
-    pub(super) fn forward_out<A: Fam>(&mut self, rx: &mut Rx<'_>, ip: &IpMeta, c: &Conn<A>) -> Verdict {
+    pub(super) fn forward_out<A: Fam>(
+        &mut self,
+        rx: &mut Rx<'_>,
+        ip: &IpMeta,
+        c: &Conn<A>,
+    ) -> Verdict {
         let caddr = c.caddr.to_ip();
         let Some((port, next_hop)) = self.snap.route(&caddr) else {
             return self.drop(DropReason::NoRoute);

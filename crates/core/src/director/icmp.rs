@@ -22,7 +22,14 @@ const ICMPV6_ECHO_REQUEST: u8 = 128;
 const ICMPV6_NEIGHBOR_SOLICIT: u8 = 135;
 
 impl Director {
-    pub(super) fn icmp<A: Fam>(&mut self, rx: &mut Rx<'_>, ip: &IpMeta, icmp_type: u8, _code: u8, now: Time) -> Verdict {
+    pub(super) fn icmp<A: Fam>(
+        &mut self,
+        rx: &mut Rx<'_>,
+        ip: &IpMeta,
+        icmp_type: u8,
+        _code: u8,
+        now: Time,
+    ) -> Verdict {
         if is_icmp_error(ip) {
             return self.icmp_error::<A>(rx, ip, now);
         }
@@ -86,7 +93,9 @@ impl Director {
                     if let Err(e) = set_dst(frame, ip, daddr, None, CsumMode::Full) {
                         return self.drop(DropReason::Rewrite(e));
                     }
-                    if let Err(e) = rewrite_icmp_inner(frame, ip, &inner, Some((daddr, c.dport)), None) {
+                    if let Err(e) =
+                        rewrite_icmp_inner(frame, ip, &inner, Some((daddr, c.dport)), None)
+                    {
                         return self.drop(DropReason::Rewrite(e));
                     }
                     self.set_src_mac(rx.buf, start, port);
@@ -147,7 +156,14 @@ impl Director {
         self.pass()
     }
 
-    fn forward_tunnel_raw(&mut self, rx: &mut Rx<'_>, ip: &IpMeta, daddr: IpAddr, port: crate::service::PortId, next_hop: IpAddr) -> Verdict {
+    fn forward_tunnel_raw(
+        &mut self,
+        rx: &mut Rx<'_>,
+        ip: &IpMeta,
+        daddr: IpAddr,
+        port: crate::service::PortId,
+        next_hop: IpAddr,
+    ) -> Verdict {
         // Same encapsulation as for the connection's own packets.
         let mut meta = *ip;
         // ICMP errors are small; never answer an ICMP error with another one.
@@ -178,7 +194,13 @@ impl Director {
     pub(super) fn too_big(&mut self, rx: &mut Rx<'_>, ip: &IpMeta, mtu: u32) -> Verdict {
         let (start, len) = (rx.start, rx.len);
         let res = match ip.dst {
-            IpAddr::V4(vip) => icmp_frag_needed_v4(&mut rx.buf[start..], len, ip, vip, mtu.min(u16::MAX as u32) as u16),
+            IpAddr::V4(vip) => icmp_frag_needed_v4(
+                &mut rx.buf[start..],
+                len,
+                ip,
+                vip,
+                mtu.min(u16::MAX as u32) as u16,
+            ),
             IpAddr::V6(vip) => icmpv6_packet_too_big(&mut rx.buf[start..], len, ip, vip, mtu),
         };
         match res {

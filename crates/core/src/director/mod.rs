@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rvs_wire::ether::{ETH_P_ARP, ETH_HLEN};
+use rvs_wire::ether::{ETH_HLEN, ETH_P_ARP};
 use rvs_wire::ip::{parse_frame, IpMeta, IpVersion};
 use rvs_wire::l4::L4Meta;
 
@@ -28,8 +28,8 @@ use crate::sched::{new_scheduler, Scheduler};
 use crate::service::{PortId, ServiceId, Snapshot};
 use crate::time::Time;
 
-pub use verdict::{DropReason, Rx, ShardStats, Verdict};
 use verdict::bump;
+pub use verdict::{DropReason, Rx, ShardStats, Verdict};
 
 /// Sizing of one shard.
 #[derive(Clone, Copy, Debug)]
@@ -211,9 +211,10 @@ impl Director {
     pub fn expire(&mut self, now: Time, budget: usize) -> usize {
         let n4 = self.expire_family::<[u8; 4]>(now, budget);
         let n6 = self.expire_family::<[u8; 16]>(now, budget.saturating_sub(n4));
-        self.stats
-            .table_bytes
-            .store(self.table_memory_bytes() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.stats.table_bytes.store(
+            self.table_memory_bytes() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         n4 + n6
     }
 
@@ -239,7 +240,11 @@ impl Director {
                 if let Some(d) = snap.dest(c.dest()) {
                     d.unbind_conn(c.is_template(), !c.is_inactive());
                 }
-                let ctr = if c.is_template() { &stats.templates } else { &stats.conns };
+                let ctr = if c.is_template() {
+                    &stats.templates
+                } else {
+                    &stats.conns
+                };
                 dec(ctr);
             },
         )
@@ -266,7 +271,11 @@ impl Director {
             if let Some(d) = self.snap.dest(c.dest()) {
                 d.unbind_conn(c.is_template(), !c.is_inactive());
             }
-            dec(if c.is_template() { &self.stats.templates } else { &self.stats.conns });
+            dec(if c.is_template() {
+                &self.stats.templates
+            } else {
+                &self.stats.conns
+            });
         }
     }
 
@@ -387,7 +396,9 @@ impl Director {
                     } else {
                         self.drop(DropReason::Unsupported)
                     }
-                } else if ip.is_later_fragment() && self.snap.is_masq_real(Protocol::Tcp, &ip.src, 0) {
+                } else if ip.is_later_fragment()
+                    && self.snap.is_masq_real(Protocol::Tcp, &ip.src, 0)
+                {
                     self.drop(DropReason::Fragment)
                 } else {
                     self.pass()
@@ -432,10 +443,18 @@ impl Director {
     }
 
     /// A packet from the client on a known connection.
-    fn inbound<A: Fam>(&mut self, rx: &mut Rx<'_>, ip: &IpMeta, p: Pkt<A>, slot: u32, now: Time) -> Verdict {
+    fn inbound<A: Fam>(
+        &mut self,
+        rx: &mut Rx<'_>,
+        ip: &IpMeta,
+        p: Pkt<A>,
+        slot: u32,
+        now: Time,
+    ) -> Verdict {
         let c = *A::table_ref(&self.tables).get(slot);
         let dest = self.snap.dest(c.dest()).cloned();
-        if self.snap.settings.expire_nodest_conn && !dest.as_ref().is_some_and(|d| d.is_available()) {
+        if self.snap.settings.expire_nodest_conn && !dest.as_ref().is_some_and(|d| d.is_available())
+        {
             self.remove_conn::<A>(slot);
             return self.drop(DropReason::DestRemoved);
         }
@@ -469,7 +488,14 @@ impl Director {
     }
 
     /// A reply from a NAT real server on a known connection.
-    fn outbound<A: Fam>(&mut self, rx: &mut Rx<'_>, ip: &IpMeta, p: Pkt<A>, slot: u32, now: Time) -> Verdict {
+    fn outbound<A: Fam>(
+        &mut self,
+        rx: &mut Rx<'_>,
+        ip: &IpMeta,
+        p: Pkt<A>,
+        slot: u32,
+        now: Time,
+    ) -> Verdict {
         if p.proto == 6 {
             let cm = A::table(&mut self.tables).get_mut(slot);
             cm.flags &= !flags::NO_OUTPUT;
@@ -515,7 +541,11 @@ impl Director {
         if let Some(d) = self.snap.dest(c.dest()) {
             d.unbind_conn(c.is_template(), !c.is_inactive());
         }
-        dec(if c.is_template() { &self.stats.templates } else { &self.stats.conns });
+        dec(if c.is_template() {
+            &self.stats.templates
+        } else {
+            &self.stats.conns
+        });
     }
 
     #[inline]

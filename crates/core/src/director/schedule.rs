@@ -32,7 +32,11 @@ impl Director {
         } else {
             self.snap.classify(proto, &ip.dst, p.dport)
         };
-        let Some(svc) = self.snap.find_service(proto, &ip.dst, p.dport, mark).cloned() else {
+        let Some(svc) = self
+            .snap
+            .find_service(proto, &ip.dst, p.dport, mark)
+            .cloned()
+        else {
             return self.drop(DropReason::NoService);
         };
         if proto == Protocol::Tcp
@@ -133,7 +137,13 @@ impl Director {
         }
     }
 
-    fn schedule_plain<A: Fam>(&mut self, svc: &Arc<Service>, ip: &IpMeta, p: &Pkt<A>, now: Time) -> Option<Arc<Dest>> {
+    fn schedule_plain<A: Fam>(
+        &mut self,
+        svc: &Arc<Service>,
+        ip: &IpMeta,
+        p: &Pkt<A>,
+        now: Time,
+    ) -> Option<Arc<Dest>> {
         let slot = self.scheds.get_mut(svc.id.0 as usize)?.as_mut()?;
         let ctx = Self::sched_ctx(ip, p, now);
         let i = slot.sched.schedule(&svc.dests, &ctx)?;
@@ -163,7 +173,8 @@ impl Director {
             let t = *table.get(ts);
             let dest = self.snap.dest(t.dest()).cloned();
             let valid = dest.as_ref().is_some_and(|d| {
-                d.is_available() && !(self.snap.settings.expire_quiescent_template && d.weight() <= 0)
+                d.is_available()
+                    && !(self.snap.settings.expire_quiescent_template && d.weight() <= 0)
             });
             match dest {
                 Some(d) if valid => {

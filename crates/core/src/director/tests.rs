@@ -4,13 +4,14 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::*;
 use crate::conn::state::{TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN};
-use crate::model::{DestConfig, ForwardMethod, Persistence, SchedFlags, SchedulerKind, ServiceConfig, ServiceKey};
+use crate::model::{
+    DestConfig, ForwardMethod, Persistence, SchedFlags, SchedulerKind, ServiceConfig, ServiceKey,
+};
 use crate::service::{DesiredConfig, IpNet, Limits, PortConfig, PortId, Route, ServiceTable};
-use crate::testkit::{make_partial, verify_checksums, with_headroom, Spec, L4, DIRECTOR_MAC};
+use crate::testkit::{make_partial, verify_checksums, with_headroom, Spec, DIRECTOR_MAC, L4};
 
 const CLIENT_PORT: PortId = PortId(0);
 const SERVER_PORT: PortId = PortId(1);
@@ -29,21 +30,31 @@ fn ports() -> Vec<PortConfig> {
             name: "eth0".into(),
             mac: MAC0,
             mtu: 1500,
-            addrs: vec![IpNet::new(ip("203.0.113.1"), 24), IpNet::new(ip("2001:db8:c::1"), 64)],
+            addrs: vec![
+                IpNet::new(ip("203.0.113.1"), 24),
+                IpNet::new(ip("2001:db8:c::1"), 64),
+            ],
         },
         PortConfig {
             id: SERVER_PORT,
             name: "eth1".into(),
             mac: MAC1,
             mtu: 1500,
-            addrs: vec![IpNet::new(ip("198.51.100.1"), 24), IpNet::new(ip("2001:db8:5::1"), 64)],
+            addrs: vec![
+                IpNet::new(ip("198.51.100.1"), 24),
+                IpNet::new(ip("2001:db8:5::1"), 64),
+            ],
         },
     ]
 }
 
 fn service(proto: Protocol, vip: &str, port: u16, sched: SchedulerKind) -> ServiceConfig {
     ServiceConfig {
-        key: ServiceKey::Addr { proto, addr: ip(vip), port },
+        key: ServiceKey::Addr {
+            proto,
+            addr: ip(vip),
+            port,
+        },
         scheduler: sched,
         sched_flags: SchedFlags::default(),
         persistence: None,
@@ -106,13 +117,21 @@ impl Lab {
         self.run_with(frame, port, now, false)
     }
 
-    fn run_with(&mut self, frame: &[u8], port: PortId, now: Time, partial: bool) -> (Verdict, Vec<u8>) {
+    fn run_with(
+        &mut self,
+        frame: &[u8],
+        port: PortId,
+        now: Time,
+        partial: bool,
+    ) -> (Verdict, Vec<u8>) {
         let mut buf = with_headroom(frame, HEADROOM);
         let mut rx = Rx::new(&mut buf, HEADROOM, frame.len(), port);
         rx.csum_partial = partial;
         let v = self.dir.process(&mut rx, now);
         let out = match v {
-            Verdict::Forward { start, len, .. } | Verdict::Reply { start, len, .. } => buf[start..start + len].to_vec(),
+            Verdict::Forward { start, len, .. } | Verdict::Reply { start, len, .. } => {
+                buf[start..start + len].to_vec()
+            }
             _ => Vec::new(),
         };
         (v, out)
@@ -140,7 +159,10 @@ fn assert_frame(out: &[u8], want: &[u8], src_mac: [u8; 6]) {
 }
 
 fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ")
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn forward_target(v: Verdict) -> (PortId, IpAddr) {
@@ -159,15 +181,28 @@ fn nat_tcp_v4_both_directions_byte_exact() {
     let want = Spec::tcp("203.0.113.2", 40000, "198.51.100.11", 8080, TCP_SYN).frame();
     assert_frame(&out, &want, MAC1);
 
-    let synack = Spec::tcp("198.51.100.11", 8080, "203.0.113.2", 40000, TCP_SYN | TCP_ACK).frame();
+    let synack = Spec::tcp(
+        "198.51.100.11",
+        8080,
+        "203.0.113.2",
+        40000,
+        TCP_SYN | TCP_ACK,
+    )
+    .frame();
     let (v, out) = lab.run(&synack, SERVER_PORT, t(1));
     assert_eq!(forward_target(v), (CLIENT_PORT, ip("203.0.113.2")));
-    let want = Spec::tcp("192.0.2.10", 80, "203.0.113.2", 40000, TCP_SYN | TCP_ACK).ttl(63).frame();
+    let want = Spec::tcp("192.0.2.10", 80, "203.0.113.2", 40000, TCP_SYN | TCP_ACK)
+        .ttl(63)
+        .frame();
     assert_frame(&out, &want, MAC0);
 
-    let ack = Spec::tcp("203.0.113.2", 40000, "192.0.2.10", 80, TCP_ACK).payload(b"GET / HTTP/1.0\r\n\r\n").frame();
+    let ack = Spec::tcp("203.0.113.2", 40000, "192.0.2.10", 80, TCP_ACK)
+        .payload(b"GET / HTTP/1.0\r\n\r\n")
+        .frame();
     let (_, out) = lab.run(&ack, CLIENT_PORT, t(1));
-    let want = Spec::tcp("203.0.113.2", 40000, "198.51.100.11", 8080, TCP_ACK).payload(b"GET / HTTP/1.0\r\n\r\n").frame();
+    let want = Spec::tcp("203.0.113.2", 40000, "198.51.100.11", 8080, TCP_ACK)
+        .payload(b"GET / HTTP/1.0\r\n\r\n")
+        .frame();
     assert_frame(&out, &want, MAC1);
 
     let d = lab.dest("198.51.100.11");
@@ -175,12 +210,23 @@ fn nat_tcp_v4_both_directions_byte_exact() {
     let conns = lab.dir.connections(t(1));
     assert_eq!(conns.len(), 1);
     assert_eq!(conns[0].state, ConnState::Established);
-    assert_eq!(conns[0].expires, Duration::from_secs(900));
+    assert_eq!(
+        conns[0].expires.as_secs(),
+        900,
+        "ESTABLISHED: 15 min (to the tick)"
+    );
 
     // The client closes: FIN -> CLOSE_WAIT, the server's FIN -> TIME_WAIT, inactive.
     let fin = Spec::tcp("203.0.113.2", 40000, "192.0.2.10", 80, TCP_FIN | TCP_ACK).frame();
     lab.run(&fin, CLIENT_PORT, t(2));
-    let sfin = Spec::tcp("198.51.100.11", 8080, "203.0.113.2", 40000, TCP_FIN | TCP_ACK).frame();
+    let sfin = Spec::tcp(
+        "198.51.100.11",
+        8080,
+        "203.0.113.2",
+        40000,
+        TCP_FIN | TCP_ACK,
+    )
+    .frame();
     lab.run(&sfin, SERVER_PORT, t(2));
     assert_eq!(lab.dir.connections(t(2))[0].state, ConnState::TimeWait);
     assert_eq!((d.active_conns(), d.inactive_conns()), (1 - 1, 1));
@@ -222,9 +268,13 @@ fn nat_udp_v4_and_zero_checksum() {
     let q = Spec::udp("203.0.113.2", 33333, "192.0.2.10", 53, b"query").frame();
     let (v, out) = lab.run(&q, CLIENT_PORT, t(1));
     assert_eq!(forward_target(v), (SERVER_PORT, ip("198.51.100.11")));
-    assert_frame(&out, &Spec::udp("203.0.113.2", 33333, "198.51.100.11", 5353, b"query").frame(), MAC1);
+    assert_frame(
+        &out,
+        &Spec::udp("203.0.113.2", 33333, "198.51.100.11", 5353, b"query").frame(),
+        MAC1,
+    );
     assert_eq!(lab.dir.connections(t(1))[0].state, ConnState::Udp);
-    assert_eq!(lab.dir.connections(t(1))[0].expires, Duration::from_secs(300));
+    assert_eq!(lab.dir.connections(t(1))[0].expires.as_secs(), 300);
 
     let mut spec = Spec::udp("198.51.100.11", 5353, "203.0.113.2", 33333, b"answer");
     if let L4::Udp { zero_csum, .. } = &mut spec.l4 {
@@ -232,7 +282,11 @@ fn nat_udp_v4_and_zero_checksum() {
     }
     let (_, out) = lab.run(&spec.frame(), SERVER_PORT, t(1));
     let l4 = 14 + 20;
-    assert_eq!(&out[l4 + 6..l4 + 8], &[0, 0], "UDP checksum 0 stays 0 on IPv4");
+    assert_eq!(
+        &out[l4 + 6..l4 + 8],
+        &[0, 0],
+        "UDP checksum 0 stays 0 on IPv4"
+    );
     assert_eq!(&out[14 + 12..14 + 16], &[192, 0, 2, 10]);
     assert_eq!(&out[l4..l4 + 2], &53u16.to_be_bytes());
     verify_checksums(&out).unwrap();
@@ -249,22 +303,45 @@ fn nat_tcp_v6_byte_exact() {
     let syn = Spec::tcp("2001:db8:c::2", 40000, "2001:db8::10", 80, TCP_SYN).frame();
     let (v, out) = lab.run(&syn, CLIENT_PORT, t(1));
     assert_eq!(forward_target(v), (SERVER_PORT, ip("2001:db8:5::11")));
-    assert_frame(&out, &Spec::tcp("2001:db8:c::2", 40000, "2001:db8:5::11", 8080, TCP_SYN).frame(), MAC1);
-    let synack = Spec::tcp("2001:db8:5::11", 8080, "2001:db8:c::2", 40000, TCP_SYN | TCP_ACK).frame();
+    assert_frame(
+        &out,
+        &Spec::tcp("2001:db8:c::2", 40000, "2001:db8:5::11", 8080, TCP_SYN).frame(),
+        MAC1,
+    );
+    let synack = Spec::tcp(
+        "2001:db8:5::11",
+        8080,
+        "2001:db8:c::2",
+        40000,
+        TCP_SYN | TCP_ACK,
+    )
+    .frame();
     let (v, out) = lab.run(&synack, SERVER_PORT, t(1));
     assert_eq!(forward_target(v), (CLIENT_PORT, ip("2001:db8:c::2")));
-    let want = Spec::tcp("2001:db8::10", 80, "2001:db8:c::2", 40000, TCP_SYN | TCP_ACK).ttl(63).frame();
+    let want = Spec::tcp(
+        "2001:db8::10",
+        80,
+        "2001:db8:c::2",
+        40000,
+        TCP_SYN | TCP_ACK,
+    )
+    .ttl(63)
+    .frame();
     assert_frame(&out, &want, MAC0);
 }
 
 #[test]
 fn partial_checksums_are_completed() {
     let mut lab = Lab::nat_tcp();
-    let mut syn = Spec::tcp("203.0.113.2", 40000, "192.0.2.10", 80, TCP_SYN).payload(b"data!").frame();
+    let mut syn = Spec::tcp("203.0.113.2", 40000, "192.0.2.10", 80, TCP_SYN)
+        .payload(b"data!")
+        .frame();
     make_partial(&mut syn);
     assert!(verify_checksums(&syn).is_err());
     let (_, out) = lab.run_with(&syn, CLIENT_PORT, t(1), true);
-    let want = Spec::tcp("203.0.113.2", 40000, "198.51.100.11", 8080, TCP_SYN).payload(b"data!").frame();
+    let want = Spec::tcp("203.0.113.2", 40000, "198.51.100.11", 8080, TCP_SYN)
+        .payload(b"data!")
+        .frame();
     assert_frame(&out, &want, MAC1);
 }
 
@@ -287,7 +364,15 @@ fn direct_routing_changes_only_the_mac() {
     assert_eq!(lab.dir.connections(t(1))[0].state, ConnState::FinWait);
 }
 
-fn outer_v4(inner: &[u8], src: [u8; 4], dst: [u8; 4], ttl: u8, id: u16, df: bool, tos: u8) -> Vec<u8> {
+fn outer_v4(
+    inner: &[u8],
+    src: [u8; 4],
+    dst: [u8; 4],
+    ttl: u8,
+    id: u16,
+    df: bool,
+    tos: u8,
+) -> Vec<u8> {
     let mut h = vec![0x45, tos];
     h.extend(((20 + inner.len()) as u16).to_be_bytes());
     h.extend(id.to_be_bytes());
@@ -312,7 +397,15 @@ fn tunnel_v4_encapsulates_byte_exact() {
     assert_eq!(forward_target(v), (SERVER_PORT, ip("198.51.100.11")));
     assert_eq!(&out[12..14], &[0x08, 0x00]);
     let id = u16::from_be_bytes([out[14 + 4], out[14 + 5]]);
-    let want_ip = outer_v4(&spec.ip_packet(), [198, 51, 100, 1], [198, 51, 100, 11], 64, id, true, 0);
+    let want_ip = outer_v4(
+        &spec.ip_packet(),
+        [198, 51, 100, 1],
+        [198, 51, 100, 11],
+        64,
+        id,
+        true,
+        0,
+    );
     assert_eq!(hex(&out[14..]), hex(&want_ip));
     assert_eq!(&out[6..12], &MAC1);
     verify_checksums(&out).unwrap();
@@ -353,9 +446,20 @@ fn tunnel_too_big_answers_fragmentation_needed() {
     let syn = Spec::tcp("203.0.113.2", 40000, "192.0.2.10", 80, TCP_SYN).frame();
     lab.run(&syn, CLIENT_PORT, t(1));
     // 1490 bytes of IP + 20 of tunnel header > 1500.
-    let big = Spec::tcp("203.0.113.2", 40000, "192.0.2.10", 80, TCP_ACK).payload(&[7u8; 1450]).frame();
+    let big = Spec::tcp("203.0.113.2", 40000, "192.0.2.10", 80, TCP_ACK)
+        .payload(&[7u8; 1450])
+        .frame();
     let (v, out) = lab.run(&big, CLIENT_PORT, t(1));
-    assert!(matches!(v, Verdict::Reply { port: CLIENT_PORT, .. }), "{v:?}");
+    assert!(
+        matches!(
+            v,
+            Verdict::Reply {
+                port: CLIENT_PORT,
+                ..
+            }
+        ),
+        "{v:?}"
+    );
     verify_checksums(&out).unwrap();
     let o = &out[14..];
     assert_eq!(o[9], 1, "ICMP");
@@ -363,7 +467,11 @@ fn tunnel_too_big_answers_fragmentation_needed() {
     assert_eq!(&o[16..20], &[203, 0, 113, 2], "to the client");
     assert_eq!((o[20], o[21]), (3, 4), "fragmentation needed");
     assert_eq!(u16::from_be_bytes([o[26], o[27]]), 1480);
-    assert_eq!(&out[0..6], &crate::testkit::CLIENT_MAC, "back to the sender's MAC");
+    assert_eq!(
+        &out[0..6],
+        &crate::testkit::CLIENT_MAC,
+        "back to the sender's MAC"
+    );
     assert!(out.len() <= 14 + 576);
 }
 
@@ -371,14 +479,23 @@ fn tunnel_too_big_answers_fragmentation_needed() {
 fn no_service_not_syn_and_unrelated_traffic() {
     let mut lab = Lab::nat_tcp();
     let other_port = Spec::tcp("203.0.113.2", 40000, "192.0.2.10", 81, TCP_SYN).frame();
-    assert_eq!(lab.run(&other_port, CLIENT_PORT, t(1)).0, Verdict::Drop(DropReason::NoService));
+    assert_eq!(
+        lab.run(&other_port, CLIENT_PORT, t(1)).0,
+        Verdict::Drop(DropReason::NoService)
+    );
     let stray_ack = Spec::tcp("203.0.113.2", 40000, "192.0.2.10", 80, TCP_ACK).frame();
-    assert_eq!(lab.run(&stray_ack, CLIENT_PORT, t(1)).0, Verdict::Drop(DropReason::NotSyn));
+    assert_eq!(
+        lab.run(&stray_ack, CLIENT_PORT, t(1)).0,
+        Verdict::Drop(DropReason::NotSyn)
+    );
     let host = Spec::tcp("203.0.113.2", 40000, "203.0.113.1", 22, TCP_SYN).frame();
     assert_eq!(lab.run(&host, CLIENT_PORT, t(1)).0, Verdict::Pass);
     // A NAT real server's reply without a connection never leaks un-NATed.
     let leak = Spec::tcp("198.51.100.11", 8080, "203.0.113.2", 40000, TCP_ACK).frame();
-    assert_eq!(lab.run(&leak, SERVER_PORT, t(1)).0, Verdict::Drop(DropReason::NatReplyWithoutConn));
+    assert_eq!(
+        lab.run(&leak, SERVER_PORT, t(1)).0,
+        Verdict::Drop(DropReason::NatReplyWithoutConn)
+    );
     // The real server's own traffic on other ports passes.
     let own = Spec::tcp("198.51.100.11", 33000, "203.0.113.2", 22, TCP_SYN).frame();
     assert_eq!(lab.run(&own, SERVER_PORT, t(1)).0, Verdict::Pass);
@@ -394,7 +511,16 @@ fn no_destination_gets_port_unreachable() {
     )]);
     let syn = Spec::tcp("203.0.113.2", 40000, "192.0.2.10", 80, TCP_SYN).frame();
     let (v, out) = lab.run(&syn, CLIENT_PORT, t(1));
-    assert!(matches!(v, Verdict::Reply { port: CLIENT_PORT, .. }), "{v:?}");
+    assert!(
+        matches!(
+            v,
+            Verdict::Reply {
+                port: CLIENT_PORT,
+                ..
+            }
+        ),
+        "{v:?}"
+    );
     verify_checksums(&out).unwrap();
     let o = &out[14..];
     assert_eq!((o[20], o[21]), (3, 3), "port unreachable");
@@ -414,7 +540,11 @@ fn quiescing_drains_and_removal_keeps_or_expires_connections() {
     lab.apply(t(2));
     for p in 2000..2010 {
         let (v, _) = lab.run(&syn(p), CLIENT_PORT, t(2));
-        assert_ne!(forward_target(v).1, first, "quiescent server gets nothing new");
+        assert_ne!(
+            forward_target(v).1,
+            first,
+            "quiescent server gets nothing new"
+        );
     }
     // The existing connection still flows to it.
     let data = Spec::tcp("203.0.113.2", 1000, "192.0.2.10", 80, TCP_ACK).frame();
@@ -426,13 +556,19 @@ fn quiescing_drains_and_removal_keeps_or_expires_connections() {
     // ...and is expired at its next packet with expire_nodest_conn.
     lab.want.settings.expire_nodest_conn = true;
     lab.apply(t(5));
-    assert_eq!(lab.run(&data, CLIENT_PORT, t(5)).0, Verdict::Drop(DropReason::DestRemoved));
+    assert_eq!(
+        lab.run(&data, CLIENT_PORT, t(5)).0,
+        Verdict::Drop(DropReason::DestRemoved)
+    );
 }
 
 #[test]
 fn persistence_keeps_client_network_on_one_server() {
     let mut svc = service(Protocol::Tcp, "192.0.2.10", 0, SchedulerKind::Rr);
-    svc.persistence = Some(Persistence { timeout_secs: 300, prefix_len: 25 });
+    svc.persistence = Some(Persistence {
+        timeout_secs: 300,
+        prefix_len: 25,
+    });
     let mut lab = Lab::new(vec![(
         svc,
         vec![
@@ -441,28 +577,51 @@ fn persistence_keeps_client_network_on_one_server() {
         ],
     )]);
     let mut servers = std::collections::HashSet::new();
-    for (i, (client, dport)) in [("203.0.113.2", 80), ("203.0.113.2", 443), ("203.0.113.77", 80), ("203.0.113.2", 8443)]
-        .into_iter()
-        .enumerate()
+    for (i, (client, dport)) in [
+        ("203.0.113.2", 80),
+        ("203.0.113.2", 443),
+        ("203.0.113.77", 80),
+        ("203.0.113.2", 8443),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let syn = Spec::tcp(client, 30000 + i as u16, "192.0.2.10", dport, TCP_SYN).frame();
         let (v, out) = lab.run(&syn, CLIENT_PORT, t(1));
         servers.insert(forward_target(v).1);
+        let ack = Spec::tcp(client, 30000 + i as u16, "192.0.2.10", dport, TCP_ACK).frame();
+        lab.run(&ack, CLIENT_PORT, t(1));
         // Port-zero service: the real server gets the port the client asked for.
         assert_eq!(u16::from_be_bytes([out[36], out[37]]), dport);
     }
-    assert_eq!(servers.len(), 1, "one /25 sticks to one server across ports");
+    assert_eq!(
+        servers.len(),
+        1,
+        "one /25 sticks to one server across ports"
+    );
     let d = lab.dir.connections(t(1));
     assert_eq!(d.iter().filter(|c| c.template).count(), 1);
     // Another network gets the other server (rr), and keeps it.
     let other = Spec::tcp("203.0.113.200", 1, "192.0.2.10", 80, TCP_SYN).frame();
     let (v, _) = lab.run(&other, CLIENT_PORT, t(1));
     assert!(!servers.contains(&forward_target(v).1));
+    lab.run(
+        &Spec::tcp("203.0.113.200", 1, "192.0.2.10", 80, TCP_ACK).frame(),
+        CLIENT_PORT,
+        t(1),
+    );
 
     // The template outlives its timeout while a connection it controls lives...
     lab.dir.expire(t(302), usize::MAX);
-    assert_eq!(lab.dir.connections(t(302)).iter().filter(|c| c.template).count(), 2);
-    // ...and goes once they have all expired (SYN_RECV: 60 s) and its time is up.
+    assert_eq!(
+        lab.dir
+            .connections(t(302))
+            .iter()
+            .filter(|c| c.template)
+            .count(),
+        2
+    );
+    // ...and goes once they have all expired (ESTABLISHED: 15 min) and its time is up.
     lab.dir.expire(t(700), usize::MAX);
     lab.dir.expire(t(1400), usize::MAX);
     assert_eq!(lab.dir.conn_count(), 0);
@@ -505,31 +664,63 @@ fn rst_closes_and_short_timeout_applies() {
 #[test]
 fn icmp_errors_reach_the_right_party_rewritten() {
     let mut lab = Lab::nat_tcp();
-    lab.run(&Spec::tcp("203.0.113.2", 40000, "192.0.2.10", 80, TCP_SYN).frame(), CLIENT_PORT, t(1));
+    lab.run(
+        &Spec::tcp("203.0.113.2", 40000, "192.0.2.10", 80, TCP_SYN).frame(),
+        CLIENT_PORT,
+        t(1),
+    );
     // A router on the client's side says "fragmentation needed" about VIP -> client.
-    let offending = Spec::tcp("192.0.2.10", 80, "203.0.113.2", 40000, TCP_ACK).payload(&[1; 40]).ip_packet();
+    let offending = Spec::tcp("192.0.2.10", 80, "203.0.113.2", 40000, TCP_ACK)
+        .payload(&[1; 40])
+        .ip_packet();
     let err = Spec::new(
         "203.0.113.254",
         "192.0.2.10",
-        L4::Icmp { icmp_type: 3, code: 4, rest: [0, 0, 0x05, 0x00], body: offending[..48].to_vec() },
+        L4::Icmp {
+            icmp_type: 3,
+            code: 4,
+            rest: [0, 0, 0x05, 0x00],
+            body: offending[..48].to_vec(),
+        },
     )
     .frame();
     let (v, out) = lab.run(&err, CLIENT_PORT, t(2));
     assert_eq!(forward_target(v), (SERVER_PORT, ip("198.51.100.11")));
     verify_checksums(&out).unwrap();
     let o = &out[14..];
-    assert_eq!(&o[16..20], &[198, 51, 100, 11], "outer destination: the real server");
+    assert_eq!(
+        &o[16..20],
+        &[198, 51, 100, 11],
+        "outer destination: the real server"
+    );
     let inner = &o[28..];
-    assert_eq!(&inner[12..16], &[198, 51, 100, 11], "inner source: the real server");
-    assert_eq!(u16::from_be_bytes([inner[20], inner[21]]), 8080, "inner source port");
-    assert_eq!(crate::testkit::naive_sum(&[&inner[..20]]), 0, "inner header checksum");
+    assert_eq!(
+        &inner[12..16],
+        &[198, 51, 100, 11],
+        "inner source: the real server"
+    );
+    assert_eq!(
+        u16::from_be_bytes([inner[20], inner[21]]),
+        8080,
+        "inner source port"
+    );
+    assert_eq!(
+        crate::testkit::naive_sum(&[&inner[..20]]),
+        0,
+        "inner header checksum"
+    );
 
     // The real server says "port unreachable" about client -> RIP: back to the client.
     let offending = Spec::tcp("203.0.113.2", 40000, "198.51.100.11", 8080, TCP_ACK).ip_packet();
     let err = Spec::new(
         "198.51.100.11",
         "203.0.113.2",
-        L4::Icmp { icmp_type: 3, code: 3, rest: [0; 4], body: offending[..28].to_vec() },
+        L4::Icmp {
+            icmp_type: 3,
+            code: 3,
+            rest: [0; 4],
+            body: offending[..28].to_vec(),
+        },
     )
     .frame();
     let (v, out) = lab.run(&err, SERVER_PORT, t(2));
@@ -538,7 +729,11 @@ fn icmp_errors_reach_the_right_party_rewritten() {
     let o = &out[14..];
     assert_eq!(&o[12..16], &[192, 0, 2, 10], "outer source: the VIP");
     let inner = &o[28..];
-    assert_eq!(&inner[16..20], &[192, 0, 2, 10], "inner destination: the VIP");
+    assert_eq!(
+        &inner[16..20],
+        &[192, 0, 2, 10],
+        "inner destination: the VIP"
+    );
     assert_eq!(u16::from_be_bytes([inner[22], inner[23]]), 80);
 }
 
@@ -553,7 +748,16 @@ fn arp_and_ping_for_vips() {
     arp.extend([0; 6]);
     arp.extend([192, 0, 2, 10]);
     let (v, out) = lab.run(&arp, CLIENT_PORT, t(1));
-    assert!(matches!(v, Verdict::Reply { port: CLIENT_PORT, .. }), "{v:?}");
+    assert!(
+        matches!(
+            v,
+            Verdict::Reply {
+                port: CLIENT_PORT,
+                ..
+            }
+        ),
+        "{v:?}"
+    );
     assert_eq!(&out[0..6], &crate::testkit::CLIENT_MAC);
     assert_eq!(&out[6..12], &MAC0);
     assert_eq!(&out[20..22], &[0, 2], "ARP reply");
@@ -567,7 +771,12 @@ fn arp_and_ping_for_vips() {
     let ping = Spec::new(
         "203.0.113.2",
         "192.0.2.10",
-        L4::Icmp { icmp_type: 8, code: 0, rest: [0, 1, 0, 1], body: b"abcdefgh".to_vec() },
+        L4::Icmp {
+            icmp_type: 8,
+            code: 0,
+            rest: [0, 1, 0, 1],
+            body: b"abcdefgh".to_vec(),
+        },
     )
     .frame();
     let (v, out) = lab.run(&ping, CLIENT_PORT, t(1));
@@ -584,7 +793,10 @@ fn malformed_frames_are_dropped_and_counted() {
     let syn = Spec::tcp("203.0.113.2", 40000, "192.0.2.10", 80, TCP_SYN).frame();
     for cut in [10, 20, 33, 40, 50] {
         let (v, _) = lab.run(&syn[..cut], CLIENT_PORT, t(1));
-        assert!(matches!(v, Verdict::Drop(DropReason::Malformed(_))), "cut {cut}: {v:?}");
+        assert!(
+            matches!(v, Verdict::Drop(DropReason::Malformed(_))),
+            "cut {cut}: {v:?}"
+        );
     }
     assert_eq!(lab.dir.conn_count(), 0);
 }

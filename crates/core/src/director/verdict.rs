@@ -54,7 +54,11 @@ pub enum Verdict {
     },
     /// Send `buf[start..start + len]` out of `port` as it is (an ARP reply, an ICMP
     /// message): both MAC addresses are set.
-    Reply { port: PortId, start: usize, len: usize },
+    Reply {
+        port: PortId,
+        start: usize,
+        len: usize,
+    },
     /// Not the director's: let the host's own stack have it.
     Pass,
     /// Dropped, and counted under this reason.
@@ -190,7 +194,9 @@ impl ShardStats {
         ShardStats {
             services: (0..max_services).map(|_| Counters::default()).collect(),
             dests: (0..max_dests * 2).map(|_| Counters::default()).collect(),
-            drops: (0..DropReason::COUNTERS).map(|_| AtomicU64::new(0)).collect(),
+            drops: (0..DropReason::COUNTERS)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
             forwarded: AtomicU64::new(0),
             replied: AtomicU64::new(0),
             passed: AtomicU64::new(0),

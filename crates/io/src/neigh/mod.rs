@@ -310,7 +310,10 @@ impl RtNetlink {
         } else {
             AddressFamily::Inet
         };
-        let replies = self.request(RouteNetlinkMessage::GetRoute(msg), NLM_F_REQUEST | NLM_F_DUMP)?;
+        let replies = self.request(
+            RouteNetlinkMessage::GetRoute(msg),
+            NLM_F_REQUEST | NLM_F_DUMP,
+        )?;
         let mut out = Vec::new();
         for m in replies {
             let RouteNetlinkMessage::NewRoute(r) = m else {
