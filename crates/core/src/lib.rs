@@ -3,6 +3,7 @@
 
 pub mod conn;
 pub mod dest;
+pub mod fuzzing;
 pub mod director;
 pub mod model;
 pub mod sched;
