@@ -128,16 +128,17 @@ fn run_realserver(a: RealserverArgs) -> i32 {
         eprintln!("rvsd realserver: only --tunnel is implemented");
         return 2;
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        if let Err(e) = signal_hook::flag::register(sig, stop.clone()) {
-            eprintln!("rvsd realserver: cannot handle signal {sig}: {e}");
-            return 1;
+    let mut cfg = rvs_realserver::TunnelAgentConfig::new(a.vips);
+    cfg.tun_name = a.tun_name;
+    // Runs until SIGTERM/SIGINT; undoes what it changed on the way out.
+    match rvs_realserver::run(&cfg) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!("tunnel agent: {e}");
+            eprintln!("rvsd realserver: {e}");
+            1
         }
     }
-    let _ = (a.vips, a.tun_name, stop);
-    eprintln!("TEMP");
-    1
 }
 
 /// Gratuitous ARP / unsolicited NA through small TX-only rings.
