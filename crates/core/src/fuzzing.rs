@@ -91,15 +91,31 @@ pub fn fuzz_snapshot() -> Arc<Snapshot> {
 /// Run one fuzz input. Panics only on a broken invariant (a verdict pointing
 /// outside the buffer), which is what a fuzzer should report.
 pub fn fuzz_director(data: &[u8]) {
-    let cfg = DirectorConfig {
-        conn_tab_bits: 6,
-        max_conns: 64,
-        seed: 1,
-        max_services: 16,
-        max_dests: 64,
-    };
-    let mut d = Director::new(cfg, fuzz_snapshot());
-    let mut now = Time::from_secs(1);
+    thread_local! {
+        // Built once per thread (the mh table takes a millisecond); each input starts
+        // from an empty connection table.
+        static DIRECTOR: std::cell::RefCell<Option<(Director, Time)>> = const { std::cell::RefCell::new(None) };
+    }
+    DIRECTOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let (d, clock) = slot.get_or_insert_with(|| {
+            let cfg = DirectorConfig {
+                conn_tab_bits: 6,
+                max_conns: 64,
+                seed: 1,
+                max_services: 16,
+                max_dests: 64,
+            };
+            (Director::new(cfg, fuzz_snapshot()), Time::from_secs(1))
+        });
+        // The clock never goes back, not even between inputs.
+        *clock = run_input(d, data, *clock);
+        d.flush();
+    });
+}
+
+fn run_input(d: &mut Director, data: &[u8], start: Time) -> Time {
+    let mut now = start;
     let mut rest = data;
     let mut buf = vec![0u8; 128 + 1600];
     while rest.len() >= 2 {
@@ -121,6 +137,7 @@ pub fn fuzz_director(data: &[u8]) {
         d.expire(now, 64);
     }
     let _ = d.connections(now);
+    now
 }
 
 #[cfg(test)]

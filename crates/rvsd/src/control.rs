@@ -294,6 +294,20 @@ impl Control {
                 self.dest_est.entry(d.id().0).or_default().sample(&t);
             }
         }
+        for (i, w) in self.workers.iter().enumerate() {
+            use std::sync::atomic::Ordering::Relaxed;
+            tracing::debug!(
+                worker = i,
+                rx = w.stats.rx_frames.load(Relaxed),
+                tx = w.stats.tx_frames.load(Relaxed),
+                tx_full = w.stats.tx_full.load(Relaxed),
+                neigh_wait = w.stats.neigh_wait.load(Relaxed),
+                neigh_timeout = w.stats.neigh_timeout.load(Relaxed),
+                conns = w.stats.conns.load(Relaxed),
+                drops = ?w.shard.drop_counts(),
+                "worker counters"
+            );
+        }
         let now = self.now();
         if let Some((snap, _)) = self.table.collect_garbage(now) {
             self.snapshot.store(snap);

@@ -32,8 +32,6 @@ const IDLE_WAIT: Duration = Duration::from_millis(20);
 /// Requests from the control plane, answered between batches.
 pub enum WorkerRequest {
     Connections(SyncSender<Vec<ConnInfo>>),
-    /// Remove every connection (shutdown, tests).
-    Flush(SyncSender<()>),
 }
 
 /// Counters the worker keeps besides the core's.
@@ -89,6 +87,7 @@ impl Worker {
     }
 
     pub fn run(mut self) {
+        tracing::debug!(worker = self.index, ports = self.rx.len(), "worker running");
         let mut pending: VecDeque<Pending> = VecDeque::new();
         let mut asked: HashMap<(u32, IpAddr), Instant> = HashMap::new();
         let mut idle = 0u32;
@@ -234,10 +233,6 @@ impl Worker {
             match req {
                 WorkerRequest::Connections(reply) => {
                     let _ = reply.send(self.director.connections(self.now()));
-                }
-                WorkerRequest::Flush(reply) => {
-                    self.director.flush();
-                    let _ = reply.send(());
                 }
             }
         }
