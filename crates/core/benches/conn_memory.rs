@@ -2,6 +2,8 @@
 //! 1 M and 10 M connections and reports the table's own accounting and the growth of
 //! the process's resident memory. Run: `cargo bench -p rvs-core --bench conn_memory`.
 
+#![allow(clippy::unwrap_used)] // benchmark set-up: a failure is a bug in the bench
+
 use std::time::Duration;
 
 use rvs_core::conn::table::{flags, NewConn, NIL};

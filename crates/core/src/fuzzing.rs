@@ -9,20 +9,37 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::director::{Director, DirectorConfig, Rx, Verdict};
-use crate::model::{DestConfig, ForwardMethod, Persistence, Protocol, SchedFlags, SchedulerKind, ServiceConfig, ServiceKey};
+use crate::model::{
+    DestConfig, ForwardMethod, Persistence, Protocol, SchedFlags, SchedulerKind, ServiceConfig,
+    ServiceKey,
+};
 use crate::service::{DesiredConfig, IpNet, Limits, PortConfig, PortId, ServiceTable, Snapshot};
 use crate::time::Time;
 
 fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+    s.parse()
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
 }
 
-fn svc(proto: Protocol, vip: &str, port: u16, sched: SchedulerKind, persist: bool) -> ServiceConfig {
+fn svc(
+    proto: Protocol,
+    vip: &str,
+    port: u16,
+    sched: SchedulerKind,
+    persist: bool,
+) -> ServiceConfig {
     ServiceConfig {
-        key: ServiceKey::Addr { proto, addr: ip(vip), port },
+        key: ServiceKey::Addr {
+            proto,
+            addr: ip(vip),
+            port,
+        },
         scheduler: sched,
         sched_flags: SchedFlags::default(),
-        persistence: persist.then_some(Persistence { timeout_secs: 60, prefix_len: 24 }),
+        persistence: persist.then_some(Persistence {
+            timeout_secs: 60,
+            prefix_len: 24,
+        }),
         one_packet: false,
     }
 }
@@ -44,7 +61,10 @@ pub fn fuzz_snapshot() -> Arc<Snapshot> {
         services: vec![
             (
                 svc(Protocol::Tcp, "192.0.2.10", 80, SchedulerKind::Rr, false),
-                vec![real("198.51.100.11", 8080, ForwardMethod::Masq), real("198.51.100.12", 8080, ForwardMethod::Masq)],
+                vec![
+                    real("198.51.100.11", 8080, ForwardMethod::Masq),
+                    real("198.51.100.12", 8080, ForwardMethod::Masq),
+                ],
             ),
             (
                 svc(Protocol::Udp, "192.0.2.10", 53, SchedulerKind::Wlc, false),
@@ -52,14 +72,26 @@ pub fn fuzz_snapshot() -> Arc<Snapshot> {
             ),
             (
                 svc(Protocol::Tcp, "192.0.2.11", 0, SchedulerKind::Sh, true),
-                vec![real("198.51.100.13", 0, ForwardMethod::Tunnel), real("198.51.100.14", 0, ForwardMethod::Route)],
+                vec![
+                    real("198.51.100.13", 0, ForwardMethod::Tunnel),
+                    real("198.51.100.14", 0, ForwardMethod::Route),
+                ],
             ),
             (
                 svc(Protocol::Tcp, "2001:db8::10", 80, SchedulerKind::Mh, false),
-                vec![real("2001:db8:5::11", 80, ForwardMethod::Masq), real("2001:db8:5::12", 80, ForwardMethod::Tunnel)],
+                vec![
+                    real("2001:db8:5::11", 80, ForwardMethod::Masq),
+                    real("2001:db8:5::12", 80, ForwardMethod::Tunnel),
+                ],
             ),
             (
-                svc(Protocol::Udp, "2001:db8::10", 53, SchedulerKind::Lblcr, true),
+                svc(
+                    Protocol::Udp,
+                    "2001:db8::10",
+                    53,
+                    SchedulerKind::Lblcr,
+                    true,
+                ),
                 vec![real("2001:db8:5::13", 53, ForwardMethod::Route)],
             ),
         ],
@@ -69,19 +101,28 @@ pub fn fuzz_snapshot() -> Arc<Snapshot> {
                 name: "eth0".into(),
                 mac: [2, 0, 0, 0, 0, 1],
                 mtu: 1500,
-                addrs: vec![IpNet::new(ip("203.0.113.1"), 24), IpNet::new(ip("2001:db8:c::1"), 64)],
+                addrs: vec![
+                    IpNet::new(ip("203.0.113.1"), 24),
+                    IpNet::new(ip("2001:db8:c::1"), 64),
+                ],
             },
             PortConfig {
                 id: PortId(1),
                 name: "eth1".into(),
                 mac: [2, 0, 0, 0, 0, 2],
                 mtu: 1400,
-                addrs: vec![IpNet::new(ip("198.51.100.1"), 24), IpNet::new(ip("2001:db8:5::1"), 64)],
+                addrs: vec![
+                    IpNet::new(ip("198.51.100.1"), 24),
+                    IpNet::new(ip("2001:db8:5::1"), 64),
+                ],
             },
         ],
         ..Default::default()
     };
-    let mut table = ServiceTable::new(Limits { max_services: 16, max_dests: 64 });
+    let mut table = ServiceTable::new(Limits {
+        max_services: 16,
+        max_dests: 64,
+    });
     match table.reconcile(&want, Time::ZERO) {
         Ok((s, _)) => s,
         Err(_) => Arc::new(Snapshot::default()),
@@ -157,8 +198,17 @@ mod tests {
     fn seeds() -> Vec<Vec<u8>> {
         vec![
             Spec::tcp("203.0.113.2", 40000, "192.0.2.10", 80, TCP_SYN).frame(),
-            Spec::tcp("203.0.113.2", 40000, "192.0.2.10", 80, TCP_ACK).payload(b"GET /").frame(),
-            Spec::tcp("198.51.100.11", 8080, "203.0.113.2", 40000, TCP_SYN | TCP_ACK).frame(),
+            Spec::tcp("203.0.113.2", 40000, "192.0.2.10", 80, TCP_ACK)
+                .payload(b"GET /")
+                .frame(),
+            Spec::tcp(
+                "198.51.100.11",
+                8080,
+                "203.0.113.2",
+                40000,
+                TCP_SYN | TCP_ACK,
+            )
+            .frame(),
             Spec::udp("203.0.113.2", 5353, "192.0.2.10", 53, b"q").frame(),
             Spec::tcp("203.0.113.9", 1234, "192.0.2.11", 443, TCP_SYN).frame(),
             Spec::tcp("2001:db8:c::2", 40000, "2001:db8::10", 80, TCP_SYN).frame(),

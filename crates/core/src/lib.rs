@@ -3,8 +3,8 @@
 
 pub mod conn;
 pub mod dest;
-pub mod fuzzing;
 pub mod director;
+pub mod fuzzing;
 pub mod model;
 pub mod sched;
 pub mod service;

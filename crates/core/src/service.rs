@@ -159,6 +159,8 @@ pub struct Snapshot {
     masq_reals: HashSet<(Protocol, IpAddr, u16)>,
     dests: Vec<Option<Arc<Dest>>>,
     dest_service: Vec<u32>,
+    /// Egress port and next hop of every destination, resolved once per snapshot.
+    dest_routes: Vec<Option<(PortId, IpAddr)>>,
     pub ports: Vec<PortConfig>,
     routes: Vec<Route>,
     pub fwmark_rules: Vec<FwMarkRule>,
@@ -191,6 +193,11 @@ impl Snapshot {
             Some(&s) if s != u32::MAX => Some(ServiceId(s)),
             _ => None,
         }
+    }
+    /// Egress port and next hop towards destination `id` (precomputed [`Snapshot::route`]).
+    #[inline]
+    pub fn dest_route(&self, id: DestId) -> Option<(PortId, IpAddr)> {
+        self.dest_routes.get(id.0 as usize).copied().flatten()
     }
     /// Is `ip` an address the director serves (a VIP of an address service)?
     #[inline]
@@ -631,6 +638,11 @@ impl ServiceTable {
         routes.sort_by_key(|r| std::cmp::Reverse(r.dest.prefix_len));
         routes.dedup();
         snap.routes = routes;
+        snap.dest_routes = snap
+            .dests
+            .iter()
+            .map(|d| d.as_ref().and_then(|d| snap.route(&d.addr())))
+            .collect();
         for s in snap.services.iter().flatten() {
             match s.config.key {
                 ServiceKey::Addr { proto, addr, port } => {

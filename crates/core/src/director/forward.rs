@@ -50,7 +50,11 @@ impl Director {
         _now: Time,
     ) -> Verdict {
         let daddr = c.daddr.to_ip();
-        let Some((port, next_hop)) = self.snap.route(&daddr) else {
+        let route = match self.snap.dest_route(c.dest()) {
+            Some(r) => Some(r),
+            None => self.snap.route(&daddr),
+        };
+        let Some((port, next_hop)) = route else {
             return self.drop(DropReason::NoRoute);
         };
         let (start, len) = (rx.start, rx.len);
