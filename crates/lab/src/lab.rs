@@ -295,6 +295,7 @@ impl Lab {
             pid: child.id(),
             label: label.to_owned(),
             log,
+            command: process::display_command(args),
         };
         lock(&self.processes).push(Tracked {
             handle: handle.clone(),

@@ -156,6 +156,8 @@ pub struct ProcessHandle {
     pub label: String,
     /// File with the process's stdout and stderr.
     pub log: PathBuf,
+    /// The command line, for messages.
+    pub command: String,
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rvs_lab::{
     cleanup_stale, AgentMode, Lab, LabError, LabSpec, Method, RVSD_AGENT_TEMPLATE,
@@ -63,6 +63,30 @@ fn init_logging() {
     if log::set_logger(&LOGGER).is_ok() {
         log::set_max_level(level);
     }
+}
+
+/// Set by SIGINT/SIGTERM while a demo runs: it then stops and tears its lab down.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Turns SIGINT and SIGTERM into [`INTERRUPTED`], so a demo never leaves a lab behind.
+fn catch_interrupts() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic (async-signal-safe).
+        unsafe {
+            libc::signal(
+                sig,
+                on_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t,
+            )
+        };
+    }
+}
+
+fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
 }
 
 /// Command-line failures: a message for the user.
@@ -218,8 +242,13 @@ fn demo(args: &mut Args) -> CliResult<ExitCode> {
         opts.spec.real_servers,
         if opts.spec.ipv6 { ", IPv6 too" } else { "" }
     );
+    catch_interrupts();
     let lab = Lab::build(&opts.spec).map_err(lab_error)?;
     println!("  namespaces {}", describe(&lab));
+    if interrupted() {
+        println!("interrupted: tearing the lab down.");
+        return Ok(ExitCode::from(130));
+    }
 
     let services = configure_director(&lab, &opts)?;
     let mut failures = 0;
@@ -232,6 +261,10 @@ fn demo(args: &mut Args) -> CliResult<ExitCode> {
             opts.requests
         );
         for i in 1..=opts.requests {
+            if interrupted() {
+                println!("interrupted: tearing the lab down.");
+                return Ok(ExitCode::from(130));
+            }
             match lab.curl(url) {
                 Ok(body) => println!("  request {i}{label} -> {}", body.trim()),
                 Err(e) => {
