@@ -125,6 +125,10 @@ pub struct LabSpec {
     pub hosts_full_checksums: bool,
     /// Decapsulation on tunnel-method servers.
     pub tunnel_agent: AgentMode,
+    /// MTU of every link behind the client's gateway (director, router, servers), e.g.
+    /// 1520 so that tunnelled full-size packets fit. `None`: 1500 everywhere, and a
+    /// tunnelling director must send "fragmentation needed" for full-size packets.
+    pub backend_mtu: Option<u32>,
 }
 
 impl Default for LabSpec {
@@ -139,6 +143,7 @@ impl Default for LabSpec {
             offloads_off: true,
             hosts_full_checksums: false,
             tunnel_agent: AgentMode::InProcess,
+            backend_mtu: None,
         }
     }
 }
@@ -153,6 +158,11 @@ impl LabSpec {
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
+        if let Some(mtu) = self.backend_mtu {
+            if !(1280..=65535).contains(&mtu) {
+                return Err(format!("backend_mtu must be 1280..=65535, not {mtu}"));
+            }
+        }
         if self.real_servers == 0 || self.real_servers > MAX_REAL_SERVERS {
             return Err(format!(
                 "real_servers must be 1..={MAX_REAL_SERVERS}, not {}",
@@ -233,5 +243,10 @@ mod tests {
         assert!(spec.validate().is_err());
         spec.real_servers = MAX_REAL_SERVERS + 1;
         assert!(spec.validate().is_err());
+        spec.real_servers = 3;
+        spec.backend_mtu = Some(1000);
+        assert!(spec.validate().is_err());
+        spec.backend_mtu = Some(1520);
+        assert!(spec.validate().is_ok());
     }
 }

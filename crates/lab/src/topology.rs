@@ -28,8 +28,40 @@ use crate::spec::{Method, CLIENT_GW, CLIENT_GW6, CLIENT_IP, CLIENT_IP6, DIP, VIP
 /// Attempts of each reachability ping (1 packet, 2 s each).
 const PING_TRIES: usize = 3;
 
+/// Whether `program` is an executable file in a `PATH` directory.
+fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            dir.join(program)
+                .metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
+/// The tools this spec needs, each checked before anything is built.
+fn preflight(spec: &crate::spec::LabSpec) -> Result<()> {
+    let mut tools = vec!["ip", "ping", "curl"];
+    if spec.offloads_off || spec.hosts_full_checksums {
+        tools.push("ethtool");
+    }
+    if spec.http {
+        tools.push("nginx");
+    }
+    let missing: Vec<&str> = tools.into_iter().filter(|t| !on_path(t)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(LabError::NotFound {
+        what: missing.join(", "),
+        hint: "install the lab's tools with scripts/deps.sh".to_owned(),
+    })
+}
+
 impl Lab {
     pub(crate) fn build_topology(&mut self) -> Result<()> {
+        preflight(&self.spec)?;
         let mut roles = vec![self.client.clone(), self.director.clone()];
         roles.extend(self.router.clone());
         roles.push(self.switch.clone());
@@ -50,7 +82,25 @@ impl Lab {
             Method::Tunnel => self.build_tunnel()?,
         }
         self.set_offloads()?;
+        self.set_backend_mtu()?;
         self.check_reachability()
+    }
+
+    /// The spec's backend MTU on every veth end but the client's link (bridges follow
+    /// their ports).
+    fn set_backend_mtu(&self) -> Result<()> {
+        let Some(mtu) = self.spec.backend_mtu else {
+            return Ok(());
+        };
+        let gateway = self.router.as_deref().unwrap_or(&self.director);
+        let mtu = mtu.to_string();
+        for (ns, iface) in &self.veths {
+            let client_link = *ns == self.client || (ns == gateway && iface == "eth0");
+            if !client_link {
+                ip(&["-n", ns, "link", "set", iface, "mtu", &mtu])?;
+            }
+        }
+        Ok(())
     }
 
     /// Sysctls set before any interface exists, so new interfaces inherit them.

@@ -16,6 +16,12 @@ use rvs_lab::{
 };
 
 /// The lab namespaces whose names start with `prefix`.
+/// Tests share a lab across threads (e.g. a load thread and an observer).
+#[allow(dead_code)]
+fn lab_is_send_and_sync(lab: Lab) -> impl Send + Sync {
+    lab
+}
+
 fn namespaces_with(prefix: &str) -> Vec<String> {
     netns::list()
         .unwrap()
@@ -243,9 +249,28 @@ fn tunnel_topology_with_ipv6_builds_and_routes() {
     let lab = Lab::build(&LabSpec {
         ipv6: true,
         http: false,
+        backend_mtu: Some(1520),
         ..LabSpec::new(Method::Tunnel)
     })
     .unwrap();
+    // Room for the outer header behind the router; the client's link keeps 1500.
+    let mtu = |ns: &str, iface: &str| {
+        let out = lab
+            .exec_ok(ns, &["ip", "-o", "link", "show", "dev", iface])
+            .unwrap();
+        out.split_whitespace()
+            .skip_while(|w| *w != "mtu")
+            .nth(1)
+            .unwrap()
+            .to_owned()
+    };
+    let rt = lab.router_ns().unwrap();
+    assert_eq!(mtu(lab.client_ns(), "eth0"), "1500");
+    assert_eq!(mtu(rt, "eth0"), "1500");
+    assert_eq!(mtu(rt, "eth2"), "1520");
+    assert_eq!(mtu(lab.director_ns(), "eth0"), "1520");
+    assert_eq!(mtu(&lab.real_servers()[0].ns, "eth0"), "1520");
+    assert_eq!(mtu(lab.switch_ns(), "br1"), "1520");
     // Build already pinged every server over IPv4 and IPv6; the agents hold both VIPs.
     for rs in lab.real_servers() {
         let lo = lab

@@ -15,15 +15,16 @@ use rvs_realserver::TunnelAgentConfig;
 const USAGE: &str = "\
 usage:
   rvs-lab demo [--method nat|dr|tun] [--scheduler NAME] [--requests N] [--weights W1,W2,...]
-               [--real-servers N] [--ipv6] [--keep] [--stand-in]
+               [--real-servers N] [--ipv6] [--backend-mtu N] [--keep] [--stand-in]
                [--director-cmd TEMPLATE] [--agent-cmd TEMPLATE]
       Build the lab, start rvsd, configure VIP:80 with rvsadm, send N requests through the
       VIP printing which real server answered each, print `rvsadm -L -n --stats` and
       `rvsadm -L -n`, and tear the lab down (unless --keep).
       --stand-in  use the kernel's nftables instead of rvsd (nat and dr only): proves the lab
+      --backend-mtu  MTU behind the client's gateway (e.g. 1520: room for the tunnel header)
       --director-cmd  default '{rvsd} -i eth0 -i eth1 --socket {sock}' (nat), '{rvsd} -i eth0 --socket {sock}'
       --agent-cmd     tunnel real servers' agent, default '{rvsd} realserver --tunnel {vip_args}'
-  rvs-lab up [--method nat|dr|tun] [--real-servers N] [--ipv6]
+  rvs-lab up [--method nat|dr|tun] [--real-servers N] [--ipv6] [--backend-mtu N]
       Build a lab and keep it (tunnel agents: '{rvs_lab} tunnel-agent {vip_args}'); prints its namespaces.
   rvs-lab down
       Remove every kept or leftover lab (namespaces of processes that are gone, and what runs in them).
@@ -33,6 +34,23 @@ usage:
       Decapsulate IP-in-IP to the VIPs through a TUN device until SIGTERM (rvs-realserver).
 Binaries: rvsd and rvsadm are found through RVSD_BIN / RVSADM_BIN, next to rvs-lab, or in
 target/{release,debug}. Needs root (network namespaces) and scripts/deps.sh's tools.";
+
+/// `println!` that ignores a closed stdout (`rvs-lab demo | head`): the demo must go on
+/// to tear its lab down rather than panic.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!` that ignores a closed stdout.
+macro_rules! out_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
 
 /// A minimal stderr logger for the tunnel agent's and the responder's records.
 struct StderrLogger;
@@ -129,7 +147,7 @@ fn main() -> ExitCode {
         Some("udp-echo") => udp_echo(&mut args),
         Some("tunnel-agent") => tunnel_agent(&mut args),
         Some("help" | "--help" | "-h") => {
-            println!("{USAGE}");
+            out!("{USAGE}");
             Ok(ExitCode::SUCCESS)
         }
         Some(other) => Err(format!("unknown command {other:?}\n{USAGE}")),
@@ -197,6 +215,7 @@ fn parse_demo(args: &mut Args) -> CliResult<DemoOptions> {
                     .collect::<CliResult<_>>()?;
             }
             "--ipv6" | "-6" => opts.spec.ipv6 = true,
+            "--backend-mtu" => opts.spec.backend_mtu = Some(args.number(&arg)?),
             "--keep" => opts.keep = true,
             "--stand-in" => opts.stand_in = true,
             "--director-cmd" => opts.director_cmd = Some(args.value(&arg)?),
@@ -236,7 +255,7 @@ fn demo(args: &mut Args) -> CliResult<ExitCode> {
         rvs_lab::locate(rvs_lab::Binary::Rvsd).map_err(lab_error)?;
         rvs_lab::locate(rvs_lab::Binary::Rvsadm).map_err(lab_error)?;
     }
-    println!(
+    out!(
         "building the {} lab ({} real servers{})...",
         method,
         opts.spec.real_servers,
@@ -244,9 +263,9 @@ fn demo(args: &mut Args) -> CliResult<ExitCode> {
     );
     catch_interrupts();
     let lab = Lab::build(&opts.spec).map_err(lab_error)?;
-    println!("  namespaces {}", describe(&lab));
+    out!("  namespaces {}", describe(&lab));
     if interrupted() {
-        println!("interrupted: tearing the lab down.");
+        out!("interrupted: tearing the lab down.");
         return Ok(ExitCode::from(130));
     }
 
@@ -256,20 +275,20 @@ fn demo(args: &mut Args) -> CliResult<ExitCode> {
         .iter()
         .map(|(label, url)| (label.as_str(), url.as_str()))
     {
-        println!(
+        out!(
             "sending {} requests to {url} from the client:",
             opts.requests
         );
         for i in 1..=opts.requests {
             if interrupted() {
-                println!("interrupted: tearing the lab down.");
+                out!("interrupted: tearing the lab down.");
                 return Ok(ExitCode::from(130));
             }
             match lab.curl(url) {
-                Ok(body) => println!("  request {i}{label} -> {}", body.trim()),
+                Ok(body) => out!("  request {i}{label} -> {}", body.trim()),
                 Err(e) => {
                     failures += 1;
-                    println!(
+                    out!(
                         "  request {i}{label} -> failed: {}",
                         first_line(&e.to_string())
                     );
@@ -281,11 +300,11 @@ fn demo(args: &mut Args) -> CliResult<ExitCode> {
 
     if opts.keep {
         let kept = lab.keep().map_err(lab_error)?;
-        println!("keeping the lab: namespaces {}", kept.namespaces.join(" "));
-        println!("  try: ip netns exec {}cli curl http://{VIP}/", kept.prefix);
-        println!("  remove it with: rvs-lab down");
+        out!("keeping the lab: namespaces {}", kept.namespaces.join(" "));
+        out!("  try: ip netns exec {}cli curl http://{VIP}/", kept.prefix);
+        out!("  remove it with: rvs-lab down");
     } else {
-        println!("tearing the lab down.");
+        out!("tearing the lab down.");
         drop(lab);
     }
     if failures > 0 {
@@ -307,7 +326,7 @@ fn configure_director(lab: &Lab, opts: &DemoOptions) -> CliResult<Vec<(String, S
         services.push((" (IPv6)".to_owned(), lab.url6("/")));
     }
     if opts.stand_in {
-        println!("installing the kernel stand-in (nftables) in the director's namespace");
+        out!("installing the kernel stand-in (nftables) in the director's namespace");
         match lab.method() {
             Method::Nat => lab.start_nat_standin(),
             _ => lab.start_route_standin(),
@@ -319,7 +338,7 @@ fn configure_director(lab: &Lab, opts: &DemoOptions) -> CliResult<Vec<(String, S
         .director_cmd
         .as_deref()
         .unwrap_or(lab.default_director_template());
-    println!("starting the director: {template}");
+    out!("starting the director: {template}");
     lab.start_director(Some(template)).map_err(|e| {
         format!(
             "{e}\n(the director's log is in {})",
@@ -330,7 +349,7 @@ fn configure_director(lab: &Lab, opts: &DemoOptions) -> CliResult<Vec<(String, S
     if opts.spec.ipv6 {
         vips.push(format!("[{VIP6}]:80"));
     }
-    println!(
+    out!(
         "configuring the virtual service{}:",
         if vips.len() > 1 { "s" } else { "" }
     );
@@ -354,24 +373,24 @@ fn configure_director(lab: &Lab, opts: &DemoOptions) -> CliResult<Vec<(String, S
 }
 
 fn rvsadm_shown(lab: &Lab, args: &[&str]) -> CliResult<String> {
-    println!("  rvsadm {}", args.join(" "));
+    out!("  rvsadm {}", args.join(" "));
     lab.rvsadm(args).map_err(lab_error)
 }
 
 fn report_director(lab: &Lab, opts: &DemoOptions) {
     if opts.stand_in {
-        println!("the stand-in's nftables rules:");
+        out!("the stand-in's nftables rules:");
         match lab.exec_ok(lab.director_ns(), &["nft", "list", "ruleset"]) {
-            Ok(text) => print!("{text}"),
-            Err(e) => println!("  (nft list ruleset failed: {e})"),
+            Ok(text) => out_raw!("{text}"),
+            Err(e) => out!("  (nft list ruleset failed: {e})"),
         }
         return;
     }
     for args in [&["-L", "-n", "--stats"][..], &["-L", "-n"][..]] {
-        println!("rvsadm {}:", args.join(" "));
+        out!("rvsadm {}:", args.join(" "));
         match lab.rvsadm(args) {
-            Ok(text) => print!("{text}"),
-            Err(e) => println!("  (failed: {e})"),
+            Ok(text) => out_raw!("{text}"),
+            Err(e) => out!("  (failed: {e})"),
         }
     }
 }
@@ -383,6 +402,7 @@ fn up(args: &mut Args) -> CliResult<ExitCode> {
             "--method" | "-m" => spec.method = args.value(&arg)?.parse()?,
             "--real-servers" => spec.real_servers = args.number(&arg)?,
             "--ipv6" | "-6" => spec.ipv6 = true,
+            "--backend-mtu" => spec.backend_mtu = Some(args.number(&arg)?),
             "--agent-cmd" => spec.tunnel_agent = AgentMode::Command(args.value(&arg)?),
             _ => return Err(format!("up: unknown option {arg:?}\n{USAGE}")),
         }
@@ -393,14 +413,14 @@ fn up(args: &mut Args) -> CliResult<ExitCode> {
     require_root("rvs-lab up")?;
     let lab = Lab::build(&spec).map_err(lab_error)?;
     let kept = lab.keep().map_err(lab_error)?;
-    println!("{} lab up: {}", spec.method, kept.namespaces.join(" "));
-    println!(
+    out!("{} lab up: {}", spec.method, kept.namespaces.join(" "));
+    out!(
         "  client: ip netns exec {}cli curl http://{VIP}/",
         kept.prefix
     );
-    println!("  director: ip netns exec {}dir ...", kept.prefix);
-    println!("  files: {}", kept.dir.display());
-    println!("  remove it with: rvs-lab down");
+    out!("  director: ip netns exec {}dir ...", kept.prefix);
+    out!("  files: {}", kept.dir.display());
+    out!("  remove it with: rvs-lab down");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -408,9 +428,9 @@ fn down() -> CliResult<ExitCode> {
     require_root("rvs-lab down")?;
     let removed = cleanup_stale().map_err(lab_error)?;
     if removed.is_empty() {
-        println!("no lab to remove");
+        out!("no lab to remove");
     } else {
-        println!("removed {}", removed.join(" "));
+        out!("removed {}", removed.join(" "));
     }
     let dir = std::env::temp_dir().join("rvs-lab");
     if let Ok(entries) = std::fs::read_dir(&dir) {
