@@ -207,6 +207,20 @@ mod tests {
         assert_eq!(args[1], "--socket=/tmp/lab/rvsd.sock");
     }
 
+    proptest::proptest! {
+        /// Templates without binary placeholders expand without panicking, and a
+        /// template free of braces comes back word for word.
+        #[test]
+        fn any_template_expands_or_fails_cleanly(template in "[a-z{} ._/-]{0,60}") {
+            let _ = expand_template(&template.replace("{rvs", "{x"), &vars());
+            let plain: String = template.chars().filter(|c| *c != '{' && *c != '}').collect();
+            match expand_template(&plain, &vars()) {
+                Ok(args) => proptest::prop_assert_eq!(args.join(" "), plain.split_whitespace().collect::<Vec<_>>().join(" ")),
+                Err(_) => proptest::prop_assert!(plain.trim().is_empty()),
+            }
+        }
+    }
+
     #[test]
     fn unknown_or_broken_placeholders_are_errors() {
         let e = expand_template("x {nope}", &vars()).unwrap_err();

@@ -380,6 +380,18 @@ mod tests {
         assert_eq!((r.good, r.bad_tcp), (1, 1));
     }
 
+    proptest::proptest! {
+        /// Whatever tshark or tcpdump print, the parsers neither panic nor count more
+        /// packets than there are lines.
+        #[test]
+        fn parsers_take_any_text(text in "[0-9a-zA-Z,\t\n .:]{0,400}") {
+            let r = parse_tshark_fields(&text);
+            proptest::prop_assert!(r.packets as usize <= text.lines().count());
+            proptest::prop_assert!(r.bad_frames().len() <= 20);
+            let _ = last_captured_count(&text);
+        }
+    }
+
     #[test]
     fn the_bad_frame_list_is_bounded() {
         let text: String = (1..=50).map(|i| format!("{i}\t0\t\t\t\t\n")).collect();
