@@ -1,4 +1,5 @@
 //! One check of each kind against tiny servers on loopback (`check_once`).
+#![allow(clippy::unwrap_used)] // test helpers below are not #[test] functions
 
 mod common;
 
@@ -27,7 +28,8 @@ async fn tcp_connect_and_refused() {
     let up = spec(1, listener.local_addr().unwrap(), CheckKind::Tcp);
     let r = check_once(&up).await;
     assert!(r.ok, "{r:?}");
-    let down = spec(1, closed_port().await, CheckKind::Tcp);
+    let closed = closed_tcp_port();
+    let down = spec(1, closed.addr, CheckKind::Tcp);
     let r = check_once(&down).await;
     assert!(!r.ok);
     assert!(r.detail.contains("connect"), "{}", r.detail);
@@ -394,10 +396,7 @@ async fn dns_rcode_and_answers() {
     assert!(!r.ok);
     assert!(r.detail.contains("no answer"), "{}", r.detail);
     // Nothing listening: port unreachable (or a timeout), never success.
-    let closed = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = closed.local_addr().unwrap();
-    drop(closed);
-    let mut s = spec(1, addr, kind());
+    let mut s = spec(1, closed_udp_port(), kind());
     s.timing.connect_timeout = Duration::from_millis(300);
     assert!(!check_once(&s).await.ok);
 }
@@ -416,9 +415,7 @@ async fn udp_with_and_without_reply() {
     // Silent server: bound, never answers.
     let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let silent_addr = silent.local_addr().unwrap();
-    let closed = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let closed_addr = closed.local_addr().unwrap();
-    drop(closed);
+    let closed_addr = closed_udp_port();
 
     let udp = |require_reply| CheckKind::Udp {
         payload: b"ping".to_vec(),

@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests: fast timing, tiny loopback servers and
 //! event waiting with generous bounds.
-#![allow(dead_code)]
+// Each test binary uses some of these; tests may unwrap.
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -55,11 +56,28 @@ pub async fn wait_for(
     }
 }
 
-/// A port on loopback that nothing listens on (bound then released).
-pub async fn closed_port() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    drop(l);
+/// A TCP port on loopback that refuses connections. The port stays bound (without
+/// listening) while this lives, so no concurrently running test can take it over.
+pub struct ClosedPort {
+    pub addr: SocketAddr,
+    _reserved: tokio::net::TcpSocket,
+}
+
+pub fn closed_tcp_port() -> ClosedPort {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    ClosedPort {
+        addr,
+        _reserved: socket,
+    }
+}
+
+/// A UDP port nothing listens on, on a loopback address no other test binds.
+pub fn closed_udp_port() -> SocketAddr {
+    let s = std::net::UdpSocket::bind("127.0.0.77:0").unwrap();
+    let addr = s.local_addr().unwrap();
+    drop(s);
     addr
 }
 
