@@ -26,7 +26,8 @@ use crate::event::{HealthEvent, TargetStatus};
 use crate::spec::{CheckKind, CheckSpec, InitialState, SpecError, TargetId};
 use crate::state::{CheckerState, NextCheck, Transition};
 
-/// The events of a running engine. It closes when the engine stops.
+/// The events of a running engine. It closes when the engine stops. Unbounded (every
+/// check sends a `Result`): the caller must keep draining it.
 pub type HealthEvents = mpsc::UnboundedReceiver<HealthEvent>;
 
 /// Why the engine refused to start or to apply an update.

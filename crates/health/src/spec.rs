@@ -171,7 +171,8 @@ pub enum CheckKind {
     },
     /// `MISC_CHECK`: run a command (no shell) in its own process group. Exit 0 = up,
     /// 1 = down; with `dynamic` (`misc_dynamic`), 2..=255 = up with weight `code - 2`.
-    /// Killed (whole process group) after `timeout`.
+    /// Killed (whole process group) after `timeout` (keepalived's `misc_timeout`,
+    /// which defaults to the `delay_loop`; the caller resolves that default).
     Misc {
         command: Vec<String>,
         timeout: Duration,
@@ -256,7 +257,8 @@ pub struct TlsOptions {
     /// Verify the server's certificate chain and name. Off by default, as keepalived:
     /// real servers commonly present self-signed certificates.
     pub verify: bool,
-    /// PEM bundle of trusted CAs when verifying; None uses the system bundle.
+    /// PEM bundle of trusted CAs when verifying; None uses the system bundle. An
+    /// unreadable bundle fails every check of this checker, with the reason as detail.
     pub ca_file: Option<PathBuf>,
 }
 
