@@ -486,6 +486,8 @@ pub struct Adapter {
     iface: Interface,
     netlink: RtNetlink,
     announcer: Announcer,
+    /// A datagram socket for SIOCGIFFLAGS, opened once.
+    probe: OwnedFd,
     children: Vec<Child>,
 }
 
@@ -498,6 +500,7 @@ impl Adapter {
             socket: VrrpSocket::open(ifname, cfg.local_addr, &cfg.unicast_peers)?,
             announcer: Announcer::open(&iface)?,
             netlink: RtNetlink::open()?,
+            probe: socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?,
             iface,
             children: Vec::new(),
         })
@@ -505,7 +508,6 @@ impl Adapter {
 
     /// Whether the interface is up and has carrier.
     pub fn link_up(&self) -> io::Result<bool> {
-        let probe = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?;
         // SAFETY: ifreq is plain old data; all-zero is valid.
         let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
         for (dst, src) in req
@@ -516,7 +518,7 @@ impl Adapter {
             *dst = src as libc::c_char;
         }
         // SAFETY: SIOCGIFFLAGS reads the name and writes the flags of `req`.
-        check(unsafe { libc::ioctl(probe.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) })?;
+        check(unsafe { libc::ioctl(self.probe.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) })?;
         // SAFETY: SIOCGIFFLAGS filled the `ifru_flags` member.
         let flags = i32::from(unsafe { req.ifr_ifru.ifru_flags });
         Ok(flags & libc::IFF_UP != 0 && flags & libc::IFF_RUNNING != 0)
