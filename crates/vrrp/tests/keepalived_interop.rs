@@ -605,6 +605,40 @@ fn election_scenario(tag: &str, version: Version, ipv6: bool, unicast: bool) {
     );
     rvs.shutdown();
     ka.terminate();
+    assert_keepalived_accepted_us(&lab);
+}
+
+/// keepalived logs every advert it rejects; none of ours may be among them.
+fn assert_keepalived_accepted_us(lab: &Lab) {
+    const REJECTIONS: [&str; 10] = [
+        "checksum",
+        "invalid TTL",
+        "wrong VRRP version",
+        "interval mismatch",
+        "invalid passwd",
+        "auth",
+        "too short",
+        "too long",
+        "VIPs but received",
+        "not present in advert",
+    ];
+    let mut transitions = 0;
+    for entry in fs::read_dir(&lab.dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "log") {
+            let log = fs::read_to_string(&path).unwrap();
+            transitions += log.matches("Entering ").count();
+            for line in log.lines() {
+                let lower = line.to_lowercase();
+                let hit = REJECTIONS.iter().any(|r| lower.contains(&r.to_lowercase()));
+                assert!(
+                    !hit,
+                    "keepalived rejected an advert ({}): {line}",
+                    path.display()
+                );
+            }
+        }
+    }
 }
 
 #[test]
@@ -625,4 +659,9 @@ fn keepalived_v3_multicast_ipv6() {
 #[test]
 fn keepalived_v2_unicast_ipv4() {
     election_scenario("d", Version::V2, false, true);
+}
+
+#[test]
+fn keepalived_v3_unicast_ipv4() {
+    election_scenario("e", Version::V3, false, true);
 }
