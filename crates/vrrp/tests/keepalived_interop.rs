@@ -639,6 +639,11 @@ fn assert_keepalived_accepted_us(lab: &Lab) {
             }
         }
     }
+    // The logs are real: keepalived reported its state changes in them.
+    assert!(
+        transitions >= 3,
+        "keepalived logs show {transitions} state changes"
+    );
 }
 
 #[test]
