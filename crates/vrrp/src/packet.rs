@@ -467,6 +467,40 @@ mod tests {
         assert_eq!(&out[..n], &bytes);
     }
 
+    /// Adverts keepalived 2.2.7 sent from 198.51.100.1 (VRID 51, priority 150, two
+    /// VIPs, 1 s), captured with tcpdump: we parse them and write the same bytes.
+    #[test]
+    fn keepalived_captures() {
+        let src = v4(198, 51, 100, 1);
+        let v2: [u8; 24] = [
+            0x21, 0x33, 0x96, 0x02, 0x01, 0x01, 0x87, 0x66, 192, 0, 2, 10, 192, 0, 2, 11, b's',
+            b'e', b'c', b'r', b'e', b't', 0, 0,
+        ];
+        let v3: [u8; 16] = [
+            0x31, 0x33, 0x96, 0x02, 0x00, 0x64, 0xa9, 0x87, 192, 0, 2, 10, 192, 0, 2, 11,
+        ];
+        for (bytes, version, auth) in [
+            (&v2[..], Version::V2, Auth::simple("secret")),
+            (&v3[..], Version::V3, Auth::None),
+        ] {
+            let advert = parse(src, DST, 255, bytes).unwrap();
+            assert_eq!(
+                advert,
+                Advert {
+                    version,
+                    vrid: 51,
+                    priority: 150,
+                    advert_int_cs: 100,
+                    auth,
+                    addrs: vec![v4(192, 0, 2, 10), v4(192, 0, 2, 11)],
+                }
+            );
+            let mut out = [0u8; 64];
+            let n = advert.write(&mut out, src, DST).unwrap();
+            assert_eq!(&out[..n], bytes);
+        }
+    }
+
     #[test]
     fn v3_checksum_covers_pseudo_header() {
         let advert = Advert {
