@@ -623,7 +623,12 @@ impl Parser {
                 if r.is_empty() {
                     return Err(f.err(vpos, "request needs a string"));
                 }
-                v.request = r.to_string();
+                // ldirectord makes requests absolute paths.
+                v.request = if r.starts_with('/') || r.starts_with("http") {
+                    r.to_string()
+                } else {
+                    format!("/{r}")
+                };
             }
             "receive" => v.receive = unquote(value).to_string(),
             "checktype" => {

@@ -197,13 +197,15 @@ pub(crate) fn parse_checker(ctx: &mut Ctx, st: &Stmt) -> Result<RawChecker, Conf
                     "MX" => DnsType::Mx,
                     "TXT" => DnsType::Txt,
                     "AAAA" => DnsType::Aaaa,
-                    _ => return Err(ctx.err(
-                        w.pos,
-                        format!(
+                    _ => {
+                        return Err(ctx.err(
+                            w.pos,
+                            format!(
                             "DNS_CHECK type must be A, NS, CNAME, SOA, MX, TXT or AAAA, got '{}'",
                             w.text
                         ),
-                    )),
+                        ))
+                    }
                 };
             }
             ("DNS_CHECK", "name") => {
