@@ -151,6 +151,11 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<LoadedConfig, ConfigError
                         interval =
                             Duration::from_secs(p.number(key, value, vpos, 1, u32::MAX as u64)?)
                     }
+                    "virtual" => {
+                        return Err(p
+                            .files
+                            .err(*pos, "virtual is a block: virtual NAME { ... }"))
+                    }
                     _ => p.other(sec::GLOBAL, key, *pos)?,
                 }
             }
@@ -466,6 +471,11 @@ impl Parser {
                         "send_program" => send_program = Some(unquote(value).to_string()),
                         "timeout" => timeout = self.number(key, value, vpos, 1, u32::MAX as u64)?,
                         "reentry" => reentry = self.number(key, value, vpos, 0, u32::MAX as u64)?,
+                        "server" => {
+                            return Err(self
+                                .files
+                                .err(*pos, "server is a block: server NAME { ... }"))
+                        }
                         "sorry_server" => {
                             sorry = Some(
                                 values::ip("sorry_server", value)

@@ -27,6 +27,8 @@ const MAX_LINE_BYTES: usize = 1 << 20;
 const MAX_EXPANSION_DEPTH: usize = 16;
 /// Most tokens one load may produce (bounds what parameter expansion can build).
 const MAX_TOKENS: usize = 4_000_000;
+/// Most lines multi-line parameters may expand to in one load.
+const MAX_EXPANDED_LINES: usize = 1_000_000;
 
 /// A word of the configuration, quotes removed.
 #[derive(Clone, Debug)]
@@ -67,6 +69,8 @@ struct Lexer<'a> {
     stack: Vec<PathBuf>,
     /// Display names matching `stack`.
     stack_names: Vec<PathBuf>,
+    /// Lines produced by multi-line parameter expansion so far.
+    expanded_lines: usize,
 }
 
 /// Tokenize `main` (read through `loader` unless `text` is given).
@@ -84,6 +88,7 @@ pub(crate) fn lex(
         defs: HashMap::new(),
         stack: Vec::new(),
         stack_names: Vec::new(),
+        expanded_lines: 0,
     };
     let owned;
     let text = match text {
@@ -244,6 +249,15 @@ impl Lexer<'_> {
                         }
                         let mut pending: Option<PendingDef> = None;
                         for piece in expanded.split('\n') {
+                            self.expanded_lines += 1;
+                            if self.expanded_lines > MAX_EXPANDED_LINES {
+                                return Err(self.files.err(
+                                    pos,
+                                    format!(
+                                        "multi-line parameters expand to more than {MAX_EXPANDED_LINES} lines"
+                                    ),
+                                ));
+                            }
                             if let Some(mut def) = pending.take() {
                                 let t = piece.trim();
                                 if let Some(body) = t.strip_suffix('\\') {
@@ -704,6 +718,30 @@ mod tests {
                 ";"
             ]
         );
+    }
+
+    #[test]
+    fn exploding_parameters_are_bounded() {
+        let mut text = String::from("$L0= \\\na \\\nb\n");
+        for i in 1..8 {
+            text.push_str(&format!("$L{i}= \\\n"));
+            for _ in 0..9 {
+                text.push_str(&format!("$L{} \\\n", i - 1));
+            }
+            text.push_str(&format!("$L{}\n", i - 1));
+        }
+        text.push_str("$L7\n");
+        let fs = MemoryFiles::new();
+        let e = match lex(
+            &fs,
+            Path::new("k.conf"),
+            Some(&text),
+            &LoadOptions::default(),
+        ) {
+            Err(e) => e,
+            Ok(_) => panic!("expected an error"),
+        };
+        assert!(e.reason.contains("more than"), "{}", e.reason);
     }
 
     #[test]
