@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use rvs_core::{DestConfig, Family, ForwardMethod, Protocol, ServiceConfig, ServiceKey};
 
@@ -13,12 +14,16 @@ use crate::model::{Checker, LoadedConfig, RealServer, VirtualServer, VsKey, VsgE
 
 /// Most services one virtual server group may expand to.
 pub const MAX_GROUP_SERVICES: u64 = 65536;
+/// Most services one configuration may define (far above what the core's
+/// tables are sized for; this only keeps a typo like /8 from exhausting memory).
+pub const MAX_SERVICES: usize = 1 << 18;
 
 /// One health check to run: a checker of a real server, with the virtual
 /// services whose destination it decides (several for a group).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CheckTarget<'a> {
-    pub services: Vec<ServiceKey>,
+    /// Shared by every check of the same virtual server.
+    pub services: Arc<[ServiceKey]>,
     pub virtual_server: &'a VirtualServer,
     pub real_server: &'a RealServer,
     /// Where the check connects: connect_ip, else the real server.
@@ -38,6 +43,12 @@ impl LoadedConfig {
         let mut defined: HashMap<ServiceKey, Location> = HashMap::new();
         for vs in self.virtual_servers.iter().filter(|v| v.active) {
             for (key, at) in self.service_keys(vs)? {
+                if defined.len() >= MAX_SERVICES {
+                    return Err(ConfigError::new(
+                        at,
+                        format!("more than {MAX_SERVICES} virtual services"),
+                    ));
+                }
                 if let Some(first) = defined.get(&key) {
                     return Err(ConfigError::new(
                         at,
@@ -109,15 +120,15 @@ impl LoadedConfig {
         for vs in self.virtual_servers.iter().filter(|v| v.active) {
             // A group that cannot be expanded has no services; services()
             // reports why.
-            let services: Vec<ServiceKey> = self
+            let services: Arc<[ServiceKey]> = self
                 .service_keys(vs)
                 .map(|v| v.into_iter().map(|(k, _)| k).collect())
-                .unwrap_or_default();
+                .unwrap_or_else(|_| Arc::from(Vec::new()));
             for rs in vs.real_servers.iter().filter(|r| r.active) {
                 for checker in &rs.checkers {
                     let c = checker.common();
                     out.push(CheckTarget {
-                        services: services.clone(),
+                        services: Arc::clone(&services),
                         virtual_server: vs,
                         real_server: rs,
                         addr: c.connect_ip.unwrap_or(rs.ip),

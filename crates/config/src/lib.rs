@@ -105,9 +105,13 @@ pub fn parse_text(
     opts: &LoadOptions,
 ) -> Result<LoadedConfig, ConfigError> {
     let format = format.unwrap_or_else(|| detect_format(text));
-    match format {
-        Format::Keepalived => keepalived::parse(loader, path, Some(text), opts),
-        Format::Ldirectord => ldirectord::parse(text, path),
-        Format::Piranha => piranha::parse(text, path),
-    }
+    let cfg = match format {
+        Format::Keepalived => keepalived::parse(loader, path, Some(text), opts)?,
+        Format::Ldirectord => ldirectord::parse(text, path)?,
+        Format::Piranha => piranha::parse(text, path)?,
+    };
+    // Services that collide only once groups are expanded are load errors
+    // too, so that a configuration that loads can always be installed.
+    cfg.services()?;
+    Ok(cfg)
 }

@@ -247,6 +247,7 @@ pub struct SorryServer {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VirtualServer {
     pub key: VsKey,
+    /// TCP or UDP (meaningless for a firewall mark, left at TCP there).
     pub protocol: Protocol,
     pub at: Location,
     /// Piranha `virtual NAME` / ldirectord `servicename`.
@@ -307,7 +308,8 @@ impl VirtualServer {
 pub struct RealServer {
     pub ip: IpAddr,
     /// For Route/Tunnel this is the virtual server's port (0 for fwmark
-    /// services), as IPVS requires.
+    /// services), as IPVS requires; for a group it is as written and each
+    /// member service sets it when [`LoadedConfig::services`] expands the group.
     pub port: u16,
     pub at: Location,
     /// Piranha server name.
@@ -326,6 +328,7 @@ pub struct RealServer {
     pub alpha: bool,
     pub virtualhost: Option<String>,
     pub smtp_alert: Option<bool>,
+    /// No checker means always up (keepalived's and ldirectord's `on`).
     pub checkers: Vec<Checker>,
 }
 
@@ -370,6 +373,7 @@ pub struct UrlCheck {
     pub digest: Option<String>,
     /// Accepted status codes (default 200-299).
     pub status_code: Vec<StatusRange>,
+    /// Host header for this url only (else the checker's).
     pub virtualhost: Option<String>,
     /// Regular expression the body must match (PCRE syntax, as keepalived).
     pub regex: Option<String>,

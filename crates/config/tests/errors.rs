@@ -1,6 +1,9 @@
 //! Errors name the file, line and column of the fault and say why, in every
 //! format, including inside included files.
 
+// Test helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 
 use rvs_config::{load, load_with, parse_str, ConfigError, Format, LoadOptions, MemoryFiles};
@@ -220,7 +223,7 @@ fn errors_inside_included_files_name_them() {
         )
         .with(
             "/etc/keepalived/conf.d/web.conf",
-            &format!("{VS_HEAD}  real_server 198.51.100.1 80 {{\n    weight 70000\n  }}\n}}\n"),
+            format!("{VS_HEAD}  real_server 198.51.100.1 80 {{\n    weight 70000\n  }}\n}}\n"),
         );
     let e = mem_load(&fs, "/etc/keepalived/keepalived.conf").unwrap_err();
     assert_eq!(e.file, PathBuf::from("/etc/keepalived/conf.d/web.conf"));
@@ -421,4 +424,21 @@ fn piranha_errors() {
         e.reason,
         "unknown lvs.cf option 'colour' in virtual section"
     );
+}
+
+#[test]
+fn services_overlapping_after_group_expansion() {
+    let text = "virtual_server_group g {\n 192.0.2.1-5 80\n}\nvirtual_server group g {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n real_server 198.51.100.1 80 {\n }\n}\nvirtual_server 192.0.2.3 80 {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n real_server 198.51.100.2 80 {\n }\n}\n";
+    let e = kerr(text);
+    assert_eq!(
+        e.reason,
+        "virtual service TCP 192.0.2.3:80 is defined twice (first at keepalived.conf:2:2)"
+    );
+    assert_eq!(at(&e), (11, 1));
+    let e = kerr("virtual_server_group g {\n 10.0.0.0/8 80\n}\nvirtual_server group g {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n real_server 198.51.100.1 80 {\n }\n}\n");
+    assert_eq!(
+        e.reason,
+        "virtual_server_group g expands to more than 65536 services"
+    );
+    assert_eq!(at(&e), (2, 2));
 }

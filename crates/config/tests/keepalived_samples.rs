@@ -1,6 +1,9 @@
 //! The keepalived.conf samples under tests/data (our own versions of the
 //! typical configurations keepalived documents) loaded end to end.
 
+// Test helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;

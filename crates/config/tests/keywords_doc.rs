@@ -2,6 +2,9 @@
 //! from it, and every keyword it calls supported or ignored is accepted by
 //! the parser of its section (none falls through to "unknown keyword").
 
+// Test helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::path::PathBuf;
 
 use rvs_config::keywords::{keywords_markdown, section as sec, Support, KEYWORDS};

@@ -1,5 +1,8 @@
 //! ldirectord.cf and Piranha lvs.cf samples loaded into the same model.
 
+// Test helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -3,6 +3,9 @@
 //! keepalived virtual servers come back with the values they were written
 //! with.
 
+// Test helpers outside #[test] functions may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::net::Ipv4Addr;
 
 use proptest::prelude::*;

@@ -12,6 +12,7 @@ const MAX_DEPTH: usize = 32;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Stmt {
+    /// Never empty: a statement starts with its keyword.
     pub words: Vec<Word>,
     pub block: Option<Block>,
 }
