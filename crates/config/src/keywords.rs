@@ -368,7 +368,7 @@ pub static KEYWORDS: &[KeywordInfo] = &[
     kw!(K, sec::UDP, "min_reply_length", S),
     kw!(K, sec::UDP, "max_reply_length", S),
     kw!(K, sec::SMTP, "helo_name", S),
-    kw!(K, sec::SMTP, "host", U, "old multi-host SMTP_CHECK syntax"),
+    kw!(K, sec::SMTP, "host", S, "deprecated: one more SMTP check per host block"),
     // ------------------------------------------------------------ keepalived: vrrp_instance
     kw!(K, sec::VRRP, "state", S),
     kw!(K, sec::VRRP, "interface", S),

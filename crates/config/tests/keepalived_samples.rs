@@ -581,3 +581,22 @@ fn loaded_config_round_trips_through_json() {
         assert_eq!(back, c, "{name}");
     }
 }
+
+#[test]
+fn smtp_check_host_blocks_become_checkers() {
+    let text = "virtual_server 192.0.2.25 25 {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n real_server 198.51.100.11 25 {\n  SMTP_CHECK {\n   retry 2\n   helo_name mx.example.org\n   host {\n    connect_ip 198.51.100.11\n   }\n   host {\n    connect_ip 198.51.100.12\n    connect_port 587\n    retry 4\n   }\n  }\n }\n}\n";
+    let c = rvs_config::parse_str(text, "k.conf", Format::Keepalived).unwrap();
+    let checkers = &c.virtual_servers[0].real_servers[0].checkers;
+    assert_eq!(checkers.len(), 2);
+    let targets: Vec<_> = c.checks().iter().map(|t| (t.addr, t.port)).collect();
+    assert_eq!(
+        targets,
+        vec![(ip("198.51.100.11"), 25), (ip("198.51.100.12"), 587)]
+    );
+    assert_eq!(checkers[0].common().retry, 2);
+    assert_eq!(checkers[1].common().retry, 4);
+    let Checker::SmtpCheck { helo_name, .. } = &checkers[1] else {
+        panic!()
+    };
+    assert_eq!(helo_name.as_deref(), Some("mx.example.org"));
+}

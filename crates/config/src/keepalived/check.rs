@@ -105,7 +105,9 @@ pub(crate) const CHECKER_KEYWORDS: [&str; 8] = [
 ];
 
 /// Parse one checker block (`st.keyword()` is one of [`CHECKER_KEYWORDS`]).
-pub(crate) fn parse_checker(ctx: &mut Ctx, st: &Stmt) -> Result<RawChecker, ConfigError> {
+/// Usually one checker; SMTP_CHECK's deprecated `host { }` blocks add one
+/// checker per host.
+pub(crate) fn parse_checker(ctx: &mut Ctx, st: &Stmt) -> Result<Vec<RawChecker>, ConfigError> {
     ctx.max_args(st, 0)?;
     let items = ctx.block(st)?;
     let kw = st.keyword();
@@ -140,6 +142,7 @@ pub(crate) fn parse_checker(ctx: &mut Ctx, st: &Stmt) -> Result<RawChecker, Conf
     let mut udp_min = 0u16;
     let mut udp_max = 255u16;
     let mut smtp_helo = None;
+    let mut smtp_hosts: Vec<RawCommon> = Vec::new();
 
     for it in items {
         if common_keyword(ctx, &mut common, it, connecting)? {
@@ -251,6 +254,16 @@ pub(crate) fn parse_checker(ctx: &mut Ctx, st: &Stmt) -> Result<RawChecker, Conf
                         .ok_or_else(|| ctx.err(it.end_pos(), "'helo_name' needs a value"))?,
                 );
             }
+            ("SMTP_CHECK", "host") => {
+                ctx.max_args(it, 0)?;
+                let mut host = RawCommon::default();
+                for h in ctx.block(it)? {
+                    if !common_keyword(ctx, &mut host, h, true)? {
+                        ctx.other(&[sec::CHECKER, sec::CHECKER_CONN], h)?;
+                    }
+                }
+                smtp_hosts.push(host);
+            }
             _ => {
                 let mut sections = vec![specific, sec::CHECKER];
                 if connecting {
@@ -326,7 +339,52 @@ pub(crate) fn parse_checker(ctx: &mut Ctx, st: &Stmt) -> Result<RawChecker, Conf
             helo_name: smtp_helo,
         },
     };
-    Ok(RawChecker { kind, common })
+    if smtp_hosts.is_empty() {
+        return Ok(vec![RawChecker { kind, common }]);
+    }
+    // keepalived: without connection options of its own the checker takes
+    // the first host's; every other host is one more checker. Timing not
+    // given in a host comes from the checker.
+    let own_connection = common.connect_ip.is_some()
+        || common.connect_port.is_some()
+        || common.bindto.is_some()
+        || common.bind_port.is_some()
+        || common.bind_if.is_some()
+        || common.fwmark.is_some()
+        || common.connect_timeout.is_some();
+    let mut out = Vec::new();
+    if own_connection {
+        out.push(RawChecker {
+            kind: kind.clone(),
+            common: common.clone(),
+        });
+    }
+    for host in smtp_hosts {
+        out.push(RawChecker {
+            kind: kind.clone(),
+            common: merge_host(&common, host),
+        });
+    }
+    Ok(out)
+}
+
+/// A host block's connection settings over the checker's timing settings.
+fn merge_host(checker: &RawCommon, host: RawCommon) -> RawCommon {
+    RawCommon {
+        connect_ip: host.connect_ip,
+        connect_port: host.connect_port,
+        bindto: host.bindto,
+        bind_port: host.bind_port,
+        bind_if: host.bind_if,
+        fwmark: host.fwmark,
+        connect_timeout: host.connect_timeout.or(checker.connect_timeout),
+        retry: host.retry.or(checker.retry),
+        delay_before_retry: host.delay_before_retry.or(checker.delay_before_retry),
+        warmup: host.warmup.or(checker.warmup),
+        delay_loop: host.delay_loop.or(checker.delay_loop),
+        alpha: host.alpha.or(checker.alpha),
+        log_all_failures: host.log_all_failures.or(checker.log_all_failures),
+    }
 }
 
 /// The arguments joined by single spaces (hex strings span several words).

@@ -545,7 +545,7 @@ fn real_server(ctx: &mut Ctx, st: &Stmt) -> Result<RawRs, ConfigError> {
     for it in ctx.block(st)? {
         let kw = it.keyword();
         if CHECKER_KEYWORDS.contains(&kw) {
-            rs.checkers.push(check::parse_checker(ctx, it)?);
+            rs.checkers.extend(check::parse_checker(ctx, it)?);
             continue;
         }
         match kw {
