@@ -600,3 +600,19 @@ fn smtp_check_host_blocks_become_checkers() {
     };
     assert_eq!(helo_name.as_deref(), Some("mx.example.org"));
 }
+
+#[test]
+fn advert_intervals_are_rounded_like_keepalived() {
+    let text = "vrrp_instance A {\n virtual_router_id 1\n advert_int 1.6\n}\nvrrp_instance B {\n virtual_router_id 2\n version 3\n advert_int 0.015\n}\nvrrp_instance C {\n virtual_router_id 3\n version 3\n advert_int 100\n}\n";
+    let c = rvs_config::parse_str(text, "k.conf", Format::Keepalived).unwrap();
+    let ints: Vec<_> = c.vrrp_instances.iter().map(|i| i.advert_int).collect();
+    assert_eq!(
+        ints,
+        vec![
+            Duration::from_secs(2),
+            Duration::from_millis(20),
+            Duration::from_millis(40950)
+        ]
+    );
+    assert_eq!(c.warnings.len(), 3);
+}

@@ -317,3 +317,24 @@ fn piranha_direct_routing_ports() {
     assert_eq!((rs.lb_kind, rs.port), (ForwardMethod::Route, 443));
     assert!(c.warnings.iter().any(|w| w.at.line == 6));
 }
+
+#[test]
+fn formats_are_detected_from_content() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let want = if name.starts_with("ldirectord") {
+            Format::Ldirectord
+        } else if name == "lvs.cf" {
+            Format::Piranha
+        } else {
+            Format::Keepalived
+        };
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(rvs_config::detect_format(&text), want, "{name}");
+    }
+}

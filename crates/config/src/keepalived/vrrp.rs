@@ -605,6 +605,31 @@ pub(crate) fn vrrp_script(ctx: &mut Ctx, st: &Stmt) -> Result<VrrpScript, Config
     Ok(s)
 }
 
+/// keepalived's rounding of the advert interval: whole seconds below 256 for
+/// VRRPv2, centiseconds below 40.96 s for VRRPv3.
+fn round_advert_int(version: u8, d: Duration) -> (Duration, Option<String>) {
+    let micros = d.as_micros() as u64;
+    let (unit, max_units, what) = if version == 2 {
+        (
+            1_000_000u64,
+            255u64,
+            "VRRPv2 advert_int is in whole seconds",
+        )
+    } else {
+        (10_000u64, 4095u64, "VRRPv3 advert_int is in units of 10 ms")
+    };
+    let units = ((micros + unit / 2) / unit).clamp(1, max_units);
+    let rounded = Duration::from_micros(units * unit);
+    if rounded == d {
+        (d, None)
+    } else {
+        (
+            rounded,
+            Some(format!("{what}: using {}", values::fmt_secs(rounded))),
+        )
+    }
+}
+
 /// Apply global defaults to the instances and check every cross reference.
 pub(crate) fn finish(
     ctx: &mut Ctx,
@@ -661,14 +686,11 @@ pub(crate) fn finish(
             None if v6 => 3,
             None => global.vrrp_version.unwrap_or(2),
         };
-        if inst.version == 2 && inst.advert_int.subsec_micros() != 0 {
-            let whole = inst.advert_int.as_secs().max(1);
-            ctx.warn(
-                raw.pos,
-                format!("VRRPv2 adverts are in whole seconds: advert_int {whole}"),
-            );
-            inst.advert_int = Duration::from_secs(whole);
+        let (advert_int, fixed) = round_advert_int(inst.version, inst.advert_int);
+        if let Some(why) = fixed {
+            ctx.warn(raw.pos, format!("vrrp_instance {}: {why}", inst.name));
         }
+        inst.advert_int = advert_int;
         inst.garp_master_delay = raw
             .garp_master_delay
             .or(global.vrrp_garp_master_delay)
