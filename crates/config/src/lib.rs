@@ -10,6 +10,33 @@
 //! can make the loader panic. Keywords rvs does not use are kept in
 //! [`LoadedConfig::unknown`] (see [`keywords`] for the full table).
 //!
+//! How the formats meet in the model:
+//!
+//! - keepalived: keyword for keyword; where keepalived corrects a setting
+//!   and carries on (no protocol → UDP, no scheduler → wlc, a DR real
+//!   server's port → the virtual server's, quorum above the total weight, a
+//!   virtual server without real servers dropped) the same correction is
+//!   made and reported in [`LoadedConfig::warnings`]; where it logs an error
+//!   and ignores the value, rvs refuses the configuration. A plain `include`
+//!   of a literal path that does not exist is an error (`includer` keeps
+//!   keepalived's leniency).
+//! - ldirectord: `negotiate` checks become HTTP_GET/SSL_GET (path =
+//!   `request`, body regex = `receive`), DNS_CHECK, SMTP_CHECK or a
+//!   [`Checker::TcpSendExpect`] (`simpletcp`); services rvs has no checker for
+//!   fall back to a connect check with a warning. `connect` is TCP_CHECK (a
+//!   ping for UDP services, as ldirectord does), `external` a MISC_CHECK with
+//!   ldirectord's four arguments, `N` a connect check plus a negotiate check
+//!   every N intervals, `on` no checker, `off` inactive real servers.
+//!   `failurecount` is keepalived's retry + 1, `quiescent=yes` is
+//!   `inhibit_on_failure`, `fallback` the sorry server.
+//! - Piranha: nanny's `send`/`expect` is a [`Checker::TcpSendExpect`]
+//!   (not HTTP_GET: nanny compares raw text, whatever the protocol) with
+//!   `timeout` as its dead-after and `reentry` as its alive-again-after time;
+//!   `send_program` is a MISC_CHECK (`%h` = the real server) whose output
+//!   must contain `expect`. `network` gives every real server its
+//!   forwarding method; `active = 0` virtuals and servers stay in the model
+//!   but are not installed.
+//!
 //! ```
 //! use rvs_config::{parse_str, Format};
 //! let cfg = parse_str(

@@ -113,7 +113,7 @@ pub fn fmt_secs(d: Duration) -> String {
     }
 }
 
-/// keepalived's <BOOL>: on|off|true|false|yes|no.
+/// keepalived's `<BOOL>`: on, off, true, false, yes or no.
 pub fn boolean(what: &str, text: &str) -> Result<bool, String> {
     match text {
         "on" | "true" | "yes" => Ok(true),
