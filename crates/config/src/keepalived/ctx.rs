@@ -18,6 +18,8 @@ pub(crate) struct Ctx {
     pub files: Files,
     pub unknown: Vec<Ignored>,
     pub warnings: Vec<Warning>,
+    /// Where `lvs_sync_daemon` was set (its instance is checked at the end).
+    pub sync_daemon_pos: Option<Pos>,
 }
 
 /// Upper bound of keepalived timers given in seconds.
@@ -29,6 +31,7 @@ impl Ctx {
             files,
             unknown: Vec::new(),
             warnings: Vec::new(),
+            sync_daemon_pos: None,
         }
     }
 

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::error::ConfigError;
-use crate::keepalived::ctx::{Ctx, TIMER_MAX};
+use crate::keepalived::ctx::Ctx;
 use crate::keepalived::tree::Stmt;
 use crate::keywords::section as sec;
 use crate::model::{FlushOnStop, GlobalDefs, LvsSyncDaemon, ScriptUser, SmtpServer, SslFiles};
@@ -48,7 +48,10 @@ pub(crate) fn global_defs(ctx: &mut Ctx, g: &mut GlobalDefs, st: &Stmt) -> Resul
             "smtp_alert_checker" => g.smtp_alert_checker = Some(ctx.flag(it)?),
             "checker_log_all_failures" => g.checker_log_all_failures = ctx.flag(it)?,
             "lvs_timeouts" => lvs_timeouts(ctx, g, it)?,
-            "lvs_sync_daemon" => g.lvs_sync_daemon = Some(lvs_sync_daemon(ctx, it)?),
+            "lvs_sync_daemon" => {
+                g.lvs_sync_daemon = Some(lvs_sync_daemon(ctx, it)?);
+                ctx.sync_daemon_pos = Some(it.pos());
+            }
             "lvs_flush" => {
                 ctx.bare(it)?;
                 g.lvs_flush = true;
@@ -311,6 +314,3 @@ pub(crate) fn ssl(ctx: &mut Ctx, g: &mut GlobalDefs, st: &Stmt) -> Result<(), Co
 /// GARP defaults (keepalived's): 5 s second burst, 5 ARPs a burst, no refresh.
 pub(crate) const DEFAULT_GARP_DELAY: Duration = Duration::from_secs(5);
 pub(crate) const DEFAULT_GARP_REPEAT: u32 = 5;
-
-#[allow(dead_code)]
-const _: Duration = TIMER_MAX;

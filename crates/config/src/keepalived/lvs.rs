@@ -199,12 +199,11 @@ pub(crate) fn address_range(text: &str) -> Result<(IpAddr, IpAddr), String> {
     };
     let first = values::ip("virtual_server_group address", a)?;
     let last = match first {
-        IpAddr::V4(v4) if b.contains('.') => {
+        IpAddr::V4(_) if b.contains('.') => {
             let end = values::ip("range end", b)?;
             if !end.is_ipv4() {
                 return Err(format!("range {text} mixes address families"));
             }
-            let _ = v4;
             end
         }
         IpAddr::V6(_) if b.contains(':') => {

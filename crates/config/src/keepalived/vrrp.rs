@@ -777,8 +777,9 @@ pub(crate) fn finish(
     if let Some(d) = &global.lvs_sync_daemon {
         if let Some(name) = &d.instance {
             if !out.iter().any(|i| &i.name == name) {
+                let at = ctx.sync_daemon_pos.unwrap_or_default();
                 ctx.warn(
-                    Pos::default(),
+                    at,
                     format!("lvs_sync_daemon refers to unknown vrrp_instance {name}"),
                 );
             }
