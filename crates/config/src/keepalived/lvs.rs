@@ -1037,3 +1037,34 @@ fn vs_family(
         .or_else(|| raw.sorry.as_ref().map(|s| Family::of(&s.ip)))
         .unwrap_or(Family::V4))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(t: &str) -> Result<(String, String), String> {
+        address_range(t).map(|(a, b)| (a.to_string(), b.to_string()))
+    }
+
+    #[test]
+    fn group_ranges_take_keepalived_forms() {
+        let r = |a: &str, b: &str| Ok((a.to_string(), b.to_string()));
+        assert_eq!(range("192.0.2.1"), r("192.0.2.1", "192.0.2.1"));
+        assert_eq!(range("192.0.2.3-10"), r("192.0.2.3", "192.0.2.10"));
+        assert_eq!(
+            range("192.0.2.250-192.0.3.10"),
+            r("192.0.2.250", "192.0.3.10")
+        );
+        assert_eq!(range("192.0.2.8/29"), r("192.0.2.8", "192.0.2.15"));
+        assert_eq!(range("2001:db8::2-a"), r("2001:db8::2", "2001:db8::a"));
+        assert_eq!(range("2001:db8::/126"), r("2001:db8::", "2001:db8::3"));
+        assert!(range("192.0.2.10-5").is_err());
+        assert!(range("192.0.2.10-10").is_err());
+        assert!(range("192.0.2.1/24").is_err());
+        assert!(range("192.0.2.0/0").is_err());
+        assert!(range("192.0.3.1-192.0.2.1").is_err());
+        assert!(range("192.0.2.1-2001:db8::1").is_err());
+        assert!(range("192.0.2.1-256").is_err());
+        assert!(range("2001:db8::2-xyz").is_err());
+    }
+}
