@@ -26,6 +26,7 @@ use rvs_wire::arp::build_gratuitous_arp;
 use rvs_wire::ether::MacAddr;
 use rvs_wire::ndp::build_unsolicited_na;
 
+use crate::hooks::SnapshotHook;
 use crate::host::{DropSets, HostSetup};
 use crate::ports::Port;
 use crate::worker::{WorkerRequest, WorkerStats};
@@ -60,6 +61,7 @@ pub struct Control {
     resolve: Sender<(u32, IpAddr)>,
     epoch: Instant,
     conn_tab_size: u32,
+    hooks: Vec<Box<dyn SnapshotHook>>,
 }
 
 impl Control {
@@ -94,7 +96,18 @@ impl Control {
             resolve,
             epoch,
             conn_tab_size,
+            hooks: Vec::new(),
         }
+    }
+
+    /// Register a component that follows the service table; it is told about the
+    /// current table at once.
+    #[allow(dead_code)] // the XDP steering maps register here
+    pub fn add_hook(&mut self, mut hook: Box<dyn SnapshotHook>) {
+        if let Err(e) = hook.on_snapshot(&self.snapshot.load_full()) {
+            tracing::error!("snapshot hook: {e}");
+        }
+        self.hooks.push(hook);
     }
 
     fn now(&self) -> Time {
@@ -184,6 +197,11 @@ impl Control {
         self.snapshot.store(snap.clone());
         if let Err(e) = self.host.apply(&DropSets::from_snapshot(&snap)) {
             tracing::error!("host rules: {e}");
+        }
+        for h in &mut self.hooks {
+            if let Err(e) = h.on_snapshot(&snap) {
+                tracing::error!("snapshot hook: {e}");
+            }
         }
         self.announce_new_vips(&snap);
         self.resolve_real_servers(&snap);

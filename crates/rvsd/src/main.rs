@@ -7,6 +7,7 @@
 //! the tunnel method on hosts without the ipip module.
 
 mod control;
+mod hooks;
 mod host;
 mod ports;
 mod server;
