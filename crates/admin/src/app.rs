@@ -63,6 +63,10 @@ fn run_inner(
     let socket_flag =
         cli::take_socket_option(&mut args).map_err(|e| Failure::new(e.message, e.exit_code))?;
     let socket = proto::socket_path(socket_flag.as_deref(), socket_env);
+    // rvs's own: have rvsd re-read its configuration file (as SIGHUP does).
+    if args.len() == 1 && args[0] == "--reload" {
+        return expect_ok(call(&socket, &Request::Reload)?);
+    }
     // Without arguments ipvsadm lists the table (with names).
     let command = if args.is_empty() {
         Command::List(ListOptions::default())

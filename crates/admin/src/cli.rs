@@ -1528,6 +1528,7 @@ Options:
   --numeric      -n                   numeric output of addresses and ports
   --sched-flags  -b flags             scheduler flags (comma-separated)
   --json                              output of the status as JSON
+  --reload                            rvsd re-reads its configuration file (alone)
   --socket       path                 control socket of rvsd
                                       (default $RVSD_SOCKET or /run/rvsd/rvsd.sock)
 Daemon Options:

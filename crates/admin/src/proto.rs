@@ -35,6 +35,8 @@ pub enum Request {
     Zero(Option<ServiceKey>),
     /// Is anyone there?
     Ping,
+    /// Re-read the configuration file (rvsadm --reload; SIGHUP does the same).
+    Reload,
 }
 
 /// The daemon's answer.

@@ -15,6 +15,10 @@ use crate::status::Status;
 pub fn handle(config: &mut Config, request: Request) -> Response {
     match request {
         Request::Ping => Response::Ok,
+        Request::Reload => Response::Error {
+            message: "no configuration file to reload".into(),
+            index: None,
+        },
         Request::Status { connections } => {
             let mut status = Status::from_config(config);
             // No traffic, hence no connection entries, but the list was asked for.

@@ -66,6 +66,31 @@ pub struct DestStatus {
     pub persist_conns: u32,
     pub stats: Stats,
     pub rates: Rates,
+    /// The weight the configuration gives (when health checks or slow start hold
+    /// `weight` elsewhere); absent when they agree or nothing manages the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configured_weight: Option<u32>,
+    /// Health-check state, when checkers watch this real server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<DestHealth>,
+}
+
+/// What the health checkers say of a real server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestHealth {
+    /// In rotation (every checker up).
+    pub up: bool,
+    /// Held at weight 0 instead of removed (`inhibit_on_failure`).
+    pub inhibited: bool,
+    /// Checker kinds watching it ("HTTP_GET", "TCP_CHECK", ...).
+    pub checkers: Vec<String>,
+    /// The last check's result and detail ("HTTP status 200", "connection refused").
+    pub last_ok: Option<bool>,
+    pub last_detail: String,
+    /// Latency of the last check, in microseconds.
+    pub last_latency_us: Option<u64>,
+    /// Seconds since the last up/down change.
+    pub since_secs: Option<u64>,
 }
 
 /// A virtual service as reported, with its real servers.
@@ -163,6 +188,8 @@ impl DestStatus {
             persist_conns: 0,
             stats: Stats::default(),
             rates: Rates::default(),
+            configured_weight: None,
+            health: None,
         }
     }
 }

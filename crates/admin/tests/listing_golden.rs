@@ -77,6 +77,8 @@ fn dest(
         persist_conns: 0,
         stats: Stats::default(),
         rates: Rates::default(),
+        configured_weight: None,
+        health: None,
     }
 }
 
