@@ -207,6 +207,13 @@ impl Snapshot {
     pub fn has_vips(&self) -> bool {
         !self.vips.is_empty() || !self.fwmark_rules.is_empty()
     }
+    /// Is `ip` one of the director's own port addresses (DIPs)? Traffic to them is
+    /// the host's own (health checks, administration), never NATed.
+    pub fn is_local_addr(&self, ip: &IpAddr) -> bool {
+        self.ports
+            .iter()
+            .any(|p| p.addrs.iter().any(|n| n.addr == *ip))
+    }
     /// Is `(proto, addr, port)` a NAT real server of some service (its replies must
     /// never leave un-NATed)?
     pub fn is_masq_real(&self, proto: Protocol, addr: &IpAddr, port: u16) -> bool {

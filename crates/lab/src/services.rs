@@ -44,6 +44,43 @@ impl Lab {
         Ok(())
     }
 
+    /// Stops real server `name`'s nginx (as an administrator would, or a crash):
+    /// health checks should take the server out.
+    pub fn stop_nginx(&self, name: &str) -> Result<()> {
+        let label = format!("nginx-{name}");
+        let handle = lock(&self.processes)
+            .iter()
+            .find(|t| t.handle.label == label)
+            .map(|t| t.handle.clone())
+            .ok_or_else(|| LabError::invalid(format!("no running nginx for {name}")))?;
+        self.stop(&handle, Duration::from_secs(5));
+        if let Some(rs) = self.real_servers.iter().find(|r| r.name == name) {
+            if let Some(files) = &rs.nginx {
+                let _ = fs::remove_file(&files.pid_file);
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts real server `name`'s nginx again (after [`Lab::stop_nginx`]).
+    pub fn start_nginx_again(&self, name: &str) -> Result<()> {
+        let rs = self
+            .real_servers
+            .iter()
+            .find(|r| r.name == name)
+            .ok_or_else(|| LabError::invalid(format!("no real server {name}")))?;
+        let files = rs
+            .nginx
+            .as_ref()
+            .ok_or_else(|| LabError::invalid(format!("{name} has no nginx")))?;
+        let args = files.command();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let handle = self.spawn_labeled(&format!("nginx-{name}"), &rs.ns, &args)?;
+        self.wait_ready(&handle, &format!("nginx in {name}"), || {
+            files.pid_file.exists()
+        })
+    }
+
     fn start_nginx(&mut self, i: usize) -> Result<()> {
         let rs = &self.real_servers[i];
         let files =

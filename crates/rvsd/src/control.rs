@@ -26,6 +26,8 @@ use rvs_wire::arp::build_gratuitous_arp;
 use rvs_wire::ether::MacAddr;
 use rvs_wire::ndp::build_unsolicited_na;
 
+use crate::fileconf::{FilePlan, TargetIds};
+use crate::health::HealthView;
 use crate::hooks::SnapshotHook;
 use crate::host::{DropSets, HostSetup};
 use crate::ports::Port;
@@ -43,8 +45,20 @@ pub trait Announcer: Send {
     fn announce(&mut self, port: usize, frame: &[u8]);
 }
 
+/// A configuration file in force, with its health-check engine.
+pub struct FileState {
+    pub plan: FilePlan,
+    pub ids: TargetIds,
+    pub engine: Option<rvs_health::HealthHandle>,
+}
+
 pub struct Control {
+    /// The base table: the configuration file's, changed by rvsadm.
     pub config: Config,
+    /// What is installed: the base with health checks, sorry servers and slow start applied.
+    effective: Config,
+    pub file: Option<FileState>,
+    pub health: HealthView,
     table: ServiceTable,
     snapshot: Arc<ArcSwap<Snapshot>>,
     ports: Vec<Port>,
@@ -80,6 +94,9 @@ impl Control {
     ) -> Control {
         Control {
             config: Config::default(),
+            effective: Config::default(),
+            file: None,
+            health: HealthView::default(),
             table,
             snapshot,
             ports,
@@ -117,6 +134,13 @@ impl Control {
     pub fn handle(&mut self, req: Request) -> Response {
         match req {
             Request::Ping => Response::Ok,
+            Request::Reload => match self.reload() {
+                Ok(()) => Response::Ok,
+                Err(message) => Response::Error {
+                    message,
+                    index: None,
+                },
+            },
             Request::Status { connections } => Response::Status(self.status(connections)),
             Request::Apply(cmds) => self.apply(&cmds),
             Request::Zero(key) => {
@@ -170,9 +194,70 @@ impl Control {
         }
     }
 
-    /// Reconcile the core's table with `cfg` and publish it to the workers.
+    /// Re-read the configuration file: a bad file changes nothing (the running table
+    /// and its connections stay); a good one replaces the base table, keeps unchanged
+    /// checkers (and their state), and applies only the difference to the data plane.
+    pub fn reload(&mut self) -> Result<(), String> {
+        let Some(fs) = self.file.as_mut() else {
+            return Err("no configuration file to reload (rvsd was started without -f)".into());
+        };
+        let path = fs.plan.path.clone();
+        let plan = match crate::fileconf::load(&path, &mut fs.ids) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!("reload refused, keeping the running configuration: {e}");
+                return Err(e);
+            }
+        };
+        if let Some(engine) = &fs.engine {
+            engine
+                .update(plan.checks.clone())
+                .map_err(|e| format!("{}: health checks: {e}", path.display()))?;
+        }
+        for n in &plan.notes {
+            tracing::info!("{n}");
+        }
+        let base = plan.base.clone();
+        self.health.sync_targets(&plan);
+        let old = std::mem::replace(&mut fs.plan, plan);
+        if let Err(e) = self.publish(&base) {
+            if let Some(fs) = self.file.as_mut() {
+                fs.plan = old;
+            }
+            return Err(e);
+        }
+        self.config = base;
+        tracing::info!(file = %path.display(), services = self.config.services.len(), "configuration reloaded");
+        Ok(())
+    }
+
+    /// A health-check event: republish when it changes the table.
+    pub fn on_health(&mut self, ev: &rvs_health::HealthEvent) {
+        if self.health.observe(ev) {
+            let base = self.config.clone();
+            if let Err(e) = self.publish(&base) {
+                tracing::error!("applying a health change: {e}");
+            }
+        }
+    }
+
+    /// Every second: move slow-starting real servers along their ramp.
+    pub fn ramp_tick(&mut self) {
+        if self.health.ramping() {
+            let base = self.config.clone();
+            if let Err(e) = self.publish(&base) {
+                tracing::error!("slow start: {e}");
+            }
+        }
+    }
+
+    /// Reconcile the core's table with `cfg` (the base table; health checks applied
+    /// here) and publish it to the workers.
     pub fn publish(&mut self, cfg: &Config) -> Result<(), String> {
-        let want = self.desired(cfg);
+        let eff = self
+            .health
+            .effective(cfg, self.file.as_ref().map(|f| &f.plan));
+        let want = self.desired(&eff);
         let now = self.now();
         let (snap, changes) = self
             .table
@@ -190,6 +275,7 @@ impl Control {
             self.dest_est.remove(&id.0);
         }
         self.install(snap);
+        self.effective = eff;
         Ok(())
     }
 
@@ -355,8 +441,14 @@ impl Control {
 
     pub fn status(&mut self, with_conns: bool) -> Status {
         let snap = self.snapshot.load_full();
-        let mut services = Vec::with_capacity(self.config.services.len());
-        for vs in &self.config.services {
+        let mut services = Vec::with_capacity(self.effective.services.len());
+        let plan = self.file.as_ref().map(|f| &f.plan);
+        for vs in &self.effective.services {
+            let base = self
+                .config
+                .services
+                .iter()
+                .find(|b| b.config.key == vs.config.key);
             let live = snap.services().find(|s| s.config.key == vs.config.key);
             let mut st = ServiceStatus {
                 config: vs.config.clone(),
@@ -370,6 +462,21 @@ impl Control {
             }
             for dc in &vs.dests {
                 let mut ds = DestStatus::from_config(dc);
+                let configured = base
+                    .and_then(|b| {
+                        b.dests
+                            .iter()
+                            .find(|d| d.addr == dc.addr && d.port == dc.port)
+                    })
+                    .map(|d| d.weight);
+                if configured.is_some_and(|w| w != dc.weight) {
+                    ds.configured_weight = configured;
+                }
+                if let Some(p) = plan {
+                    ds.health = self
+                        .health
+                        .dest_health(p, &(vs.config.key, dc.addr, dc.port));
+                }
                 if let Some(d) = live.and_then(|s| {
                     s.dests
                         .iter()

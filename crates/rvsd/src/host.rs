@@ -25,11 +25,24 @@ pub struct DropSets {
     /// (address, protocol, port) of NAT real servers; port 0 = every port.
     pub real4: BTreeSet<(IpAddr, Protocol, u16)>,
     pub real6: BTreeSet<(IpAddr, Protocol, u16)>,
+    /// The director's own addresses: replies to its own connections (health checks)
+    /// are never dropped.
+    pub local4: BTreeSet<IpAddr>,
+    pub local6: BTreeSet<IpAddr>,
 }
 
 impl DropSets {
     pub fn from_snapshot(snap: &Snapshot) -> DropSets {
         let mut s = DropSets::default();
+        for p in &snap.ports {
+            for a in &p.addrs {
+                if a.addr.is_ipv4() {
+                    s.local4.insert(a.addr);
+                } else {
+                    s.local6.insert(a.addr);
+                }
+            }
+        }
         for svc in snap.services() {
             let protos: &[Protocol] = match svc.config.key {
                 ServiceKey::Addr { proto, addr, .. } => {
@@ -134,6 +147,14 @@ pub fn script(ports: &[String], sets: &DropSets) -> String {
     let all4: Vec<&(IpAddr, Protocol, u16)> = sets.real4.iter().collect();
     let all6: Vec<&(IpAddr, Protocol, u16)> = sets.real6.iter().collect();
     s.push_str(&format!(
+        "  set local4 {{ type ipv4_addr; {} }}\n",
+        elems(sets.local4.iter().map(|a| a.to_string()).collect())
+    ));
+    s.push_str(&format!(
+        "  set local6 {{ type ipv6_addr; {} }}\n",
+        elems(sets.local6.iter().map(|a| a.to_string()).collect())
+    ));
+    s.push_str(&format!(
         "  set realaddr4 {{ type ipv4_addr; {} }}\n",
         addr_elems(&all4)
     ));
@@ -147,6 +168,10 @@ pub fn script(ports: &[String], sets: &DropSets) -> String {
         ));
         s.push_str("    ip daddr @vip4 drop\n");
         s.push_str("    ip6 daddr @vip6 drop\n");
+        // What follows is about the real servers' traffic: the director's own
+        // connections to them (health checks) are the host's business.
+        s.push_str("    ip daddr @local4 accept\n");
+        s.push_str("    ip6 daddr @local6 accept\n");
         s.push_str("    ip saddr . meta l4proto . th sport @real4 drop\n");
         s.push_str("    ip6 saddr . meta l4proto . th sport @real6 drop\n");
         s.push_str("    ip saddr @realany4 meta l4proto { tcp, udp } drop\n");

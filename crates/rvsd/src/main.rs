@@ -7,6 +7,8 @@
 //! the tunnel method on hosts without the ipip module.
 
 mod control;
+mod fileconf;
+mod health;
 mod hooks;
 mod host;
 mod ports;
@@ -69,6 +71,18 @@ struct RunArgs {
     /// Rules to restore at start, in ipvsadm-save format (as `ipvsadm -R` reads).
     #[arg(long)]
     rules: Option<PathBuf>,
+    /// Configuration file: keepalived.conf, ldirectord.cf or Piranha's lvs.cf (the
+    /// format is recognised). Health checks run as it says; SIGHUP or `rvsadm --reload`
+    /// re-reads it.
+    #[arg(short = 'f', long = "config")]
+    config: Option<PathBuf>,
+    /// Check a configuration file and exit: 0 if it loads, 1 with file:line:column: reason.
+    #[arg(long, value_name = "FILE")]
+    check_config: Option<PathBuf>,
+    /// Seconds over which a recovered or newly added real server's weight ramps up
+    /// (0: off).
+    #[arg(long, default_value_t = 0)]
+    slow_start: u64,
     /// Do not install nftables rules (the kernel will also see VIP traffic).
     #[arg(long)]
     no_host_setup: bool,
@@ -196,7 +210,43 @@ fn run_director(args: RunArgs) -> i32 {
     }
 }
 
+/// `rvsd --check-config FILE`: load, report, exit.
+fn check_config(path: &std::path::Path) -> i32 {
+    let mut ids = fileconf::TargetIds::default();
+    match fileconf::load(path, &mut ids) {
+        Ok(plan) => {
+            let reals: usize = plan.base.services.iter().map(|s| s.dests.len()).sum();
+            println!(
+                "{}: ok ({:?}): {} virtual services, {} real servers, {} health checks, {} VRRP instances",
+                path.display(),
+                plan.loaded.source,
+                plan.base.services.len(),
+                reals,
+                plan.checks.len(),
+                plan.loaded.vrrp_instances.len()
+            );
+            for n in &plan.notes {
+                println!("  {n}");
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
+}
+
 fn director_main(args: RunArgs) -> Result<(), String> {
+    if let Some(path) = &args.check_config {
+        std::process::exit(check_config(path));
+    }
+    // Load the configuration file before touching the host: a bad file changes nothing.
+    let mut ids = fileconf::TargetIds::default();
+    let plan = match &args.config {
+        Some(path) => Some(fileconf::load(path, &mut ids)?),
+        None => None,
+    };
     if args.interfaces.is_empty() {
         return Err("no interface given: rvsd -i IFACE [-i IFACE ...]".into());
     }
@@ -345,6 +395,45 @@ fn director_main(args: RunArgs) -> Result<(), String> {
         conn_tab_size,
     )));
 
+    if let Some(plan) = plan {
+        for n in &plan.notes {
+            tracing::info!("{n}");
+        }
+        let (engine, mut events) = rvs_health::HealthEngine::start(plan.checks.clone())
+            .map_err(|e| format!("{}: health checks: {e}", plan.path.display()))?;
+        let base = plan.base.clone();
+        let path = plan.path.clone();
+        {
+            let mut c = control.lock().map_err(|_| "control lock poisoned")?;
+            c.health = health::HealthView::new(Duration::from_secs(args.slow_start));
+            c.health.sync_targets(&plan);
+            c.file = Some(control::FileState {
+                plan,
+                ids,
+                engine: Some(engine),
+            });
+            c.publish(&base)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            c.config = base;
+        }
+        let ctl = control.clone();
+        std::thread::Builder::new()
+            .name("rvsd-health".into())
+            .spawn(move || {
+                while let Some(ev) = events.blocking_recv() {
+                    match ctl.lock() {
+                        Ok(mut c) => c.on_health(&ev),
+                        Err(_) => return,
+                    }
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        tracing::info!(file = %path.display(), "configuration loaded");
+    } else {
+        let mut c = control.lock().map_err(|_| "control lock poisoned")?;
+        c.health = health::HealthView::new(Duration::from_secs(args.slow_start));
+    }
+
     if let Some(path) = &args.rules {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let names = rvs_admin::names::Names::system();
@@ -376,6 +465,7 @@ fn director_main(args: RunArgs) -> Result<(), String> {
     ])
     .map_err(|e| format!("signals: {e}"))?;
     let mut last_tick = Instant::now();
+    let mut last_ramp = Instant::now();
     'main: loop {
         for sig in signals.pending() {
             match sig {
@@ -389,6 +479,12 @@ fn director_main(args: RunArgs) -> Result<(), String> {
             }
         }
         std::thread::sleep(Duration::from_millis(100));
+        if last_ramp.elapsed() >= Duration::from_secs(1) {
+            last_ramp = Instant::now();
+            if let Ok(mut c) = control.lock() {
+                c.ramp_tick();
+            }
+        }
         if last_tick.elapsed() >= Duration::from_secs(2) {
             last_tick = Instant::now();
             if let Ok(mut c) = control.lock() {

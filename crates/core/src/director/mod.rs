@@ -436,7 +436,9 @@ impl Director {
         if self.is_director_address(&ip.dst, Some(proto), p.dport) {
             return self.new_conn::<A>(rx, ip, p, proto, now);
         }
-        if self.snap.is_masq_real(proto, &ip.src, p.sport) {
+        // A NAT real server's reply without a connection must not leave un-NATed;
+        // answers to the director's own connections (health checks) are the host's.
+        if self.snap.is_masq_real(proto, &ip.src, p.sport) && !self.snap.is_local_addr(&ip.dst) {
             return self.drop(DropReason::NatReplyWithoutConn);
         }
         self.pass()
