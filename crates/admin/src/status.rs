@@ -91,6 +91,9 @@ pub struct DestHealth {
     pub last_latency_us: Option<u64>,
     /// Seconds since the last up/down change.
     pub since_secs: Option<u64>,
+    /// Up/down changes seen since rvsd started.
+    #[serde(default)]
+    pub changes: u64,
 }
 
 /// A virtual service as reported, with its real servers.

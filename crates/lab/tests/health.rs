@@ -23,7 +23,7 @@ fn md5_hex(text: &str) -> String {
         .to_string()
 }
 
-fn config(weight: u32) -> String {
+fn config(weight: u32, notify: &std::path::Path) -> String {
     format!(
         r#"! The lab's LVS/NAT service, watched by three kinds of checkers.
 global_defs {{
@@ -52,6 +52,8 @@ virtual_server 192.0.2.10 80 {{
     }}
     real_server 198.51.100.12 80 {{
         weight {weight}
+        notify_down "/bin/sh -c 'echo down >> {notify}'"
+        notify_up "/bin/sh -c 'echo up >> {notify}'"
         TCP_CHECK {{
             connect_timeout 1
             retry 1
@@ -67,7 +69,8 @@ virtual_server 192.0.2.10 80 {{
     }}
 }}
 "#,
-        digest = md5_hex("rs1\\n")
+        digest = md5_hex("rs1\\n"),
+        notify = notify.display()
     )
 }
 
@@ -111,7 +114,8 @@ fn health_checks_take_servers_out_bring_them_back_and_call_the_sorry_server() {
     })
     .unwrap();
     let conf = lab.dir().join("keepalived.conf");
-    std::fs::write(&conf, config(100)).unwrap();
+    let notify = lab.dir().join("notify.log");
+    std::fs::write(&conf, config(100, &notify)).unwrap();
     let template = format!(
         "{{rvsd}} -i eth0 -i eth1 --socket {{sock}} -f {} --slow-start 4",
         conf.display()
@@ -135,6 +139,14 @@ fn health_checks_take_servers_out_bring_them_back_and_call_the_sorry_server() {
         !t.contains_key("rs2"),
         "no request goes to the dead server: {t:?}"
     );
+    let t0 = Instant::now();
+    while std::fs::read_to_string(&notify).unwrap_or_default().trim() != "down" {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "notify_down did not run"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     // Back: it returns with a ramping weight (slow start over 4 s), then full weight.
     lab.start_nginx_again("rs2").unwrap();
@@ -153,6 +165,8 @@ fn health_checks_take_servers_out_bring_them_back_and_call_the_sorry_server() {
     assert!(rs2["weight"].as_u64().unwrap() < 100, "ramping: {rs2}");
     assert_eq!(rs2["configured_weight"], 100, "{rs2}");
     assert_eq!(rs2["health"]["up"], true, "{rs2}");
+    assert_eq!(rs2["health"]["changes"], 2, "down and up again: {rs2}");
+    assert_eq!(rs2["health"]["checkers"][0], "TCP_CHECK", "{rs2}");
     wait_listing(&lab, "rs2 at full weight", Duration::from_secs(10), |l| {
         l.contains("  -> 198.51.100.12:80             Masq    100")
     });
@@ -175,11 +189,16 @@ fn health_checks_take_servers_out_bring_them_back_and_call_the_sorry_server() {
     let t = tally(&lab, 10);
     assert!(!t.contains_key("rs4"), "{t:?}");
 
+    wait_listing(&lab, "full weights again", Duration::from_secs(10), |l| {
+        l.matches("Masq    100").count() == 2
+    });
+
     // A bad file on reload is refused with file:line:column and changes nothing.
     let before = lab.rvsadm(&["-L", "-n"]).unwrap();
+    let conns_before = service_conns(&lab);
     std::fs::write(
         &conf,
-        config(100).replace(
+        config(100, &notify).replace(
             "weight 100\n        HTTP_GET",
             "weight 70000\n        HTTP_GET",
         ),
@@ -192,9 +211,20 @@ fn health_checks_take_servers_out_bring_them_back_and_call_the_sorry_server() {
     );
     assert_eq!(lab.rvsadm(&["-L", "-n"]).unwrap(), before);
     // A good one applies the difference (a new weight) at once.
-    std::fs::write(&conf, config(50)).unwrap();
+    std::fs::write(&conf, config(50, &notify)).unwrap();
     lab.rvsadm(&["--reload"]).unwrap();
     wait_listing(&lab, "new weights", Duration::from_secs(10), |l| {
         l.matches("Masq    50").count() == 2
     });
+    // The service was kept, with its counters.
+    assert!(
+        service_conns(&lab) >= conns_before,
+        "counters survive a reload"
+    );
+}
+
+fn service_conns(lab: &Lab) -> u64 {
+    let json = lab.rvsadm(&["-L", "-n", "--json"]).unwrap();
+    let status: serde_json::Value = serde_json::from_str(&json).unwrap();
+    status["services"][0]["stats"]["conns"].as_u64().unwrap()
 }

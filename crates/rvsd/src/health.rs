@@ -37,6 +37,7 @@ pub struct HealthView {
     /// Last reported up/down per real server (for notify scripts and logs).
     rs_up: HashMap<RsKey, bool>,
     since_change: HashMap<RsKey, Instant>,
+    changes: HashMap<RsKey, u64>,
     /// Quorum state per service (true: enough live weight).
     quorum_up: HashMap<ServiceKey, bool>,
     pub slow_start: Duration,
@@ -146,6 +147,7 @@ impl HealthView {
                 .and_then(|i| i.last_latency)
                 .map(|d| d.as_micros() as u64),
             since_secs: self.since_change.get(rk).map(|t| t.elapsed().as_secs()),
+            changes: self.changes.get(rk).copied().unwrap_or(0),
         })
     }
 
@@ -171,6 +173,7 @@ impl HealthView {
                 if was != Some(up) {
                     self.since_change.insert(rk, now);
                     if was.is_some() {
+                        *self.changes.entry(rk).or_insert(0) += 1;
                         tracing::info!(service = ?key, real = %d.addr, port = d.port, up, "real server {}", if up { "up" } else { "down" });
                         if let Some(rp) = policy {
                             let script = if up { &rp.notify_up } else { &rp.notify_down };
