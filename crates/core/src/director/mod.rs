@@ -10,6 +10,7 @@
 mod forward;
 mod icmp;
 mod schedule;
+pub mod sync;
 pub mod verdict;
 
 use std::net::IpAddr;
@@ -117,6 +118,8 @@ pub struct Director {
     tables: Tables,
     stats: Arc<ShardStats>,
     ip_id: u16,
+    sync_enabled: bool,
+    sync_out: Vec<sync::SyncRecord>,
 }
 
 /// Fields of a parsed packet the hot path needs, by value.
@@ -143,6 +146,8 @@ impl Director {
             },
             stats: Arc::new(ShardStats::new(cfg.max_services, cfg.max_dests)),
             ip_id: (cfg.seed as u16) | 1,
+            sync_enabled: false,
+            sync_out: Vec::new(),
         };
         d.set_snapshot(snap);
         d
@@ -485,6 +490,7 @@ impl Director {
         }
         let cm = A::table(&mut self.tables).get_mut(slot);
         cm.in_pkts = cm.in_pkts.wrapping_add(1);
+        self.sync_note::<A>(slot, c.state(), now);
         self.count_in(c.dest(), p.ip_len);
         self.forward_in::<A>(rx, ip, &c, now)
     }
@@ -498,6 +504,7 @@ impl Director {
         slot: u32,
         now: Time,
     ) -> Verdict {
+        let old_state = A::table_ref(&self.tables).get(slot).state();
         if p.proto == 6 {
             let cm = A::table(&mut self.tables).get_mut(slot);
             cm.flags &= !flags::NO_OUTPUT;
@@ -507,6 +514,9 @@ impl Director {
             A::table(&mut self.tables).touch(slot, Duration::from_secs(t as u64), now);
         }
         let c = *A::table_ref(&self.tables).get(slot);
+        if c.state() != old_state {
+            self.sync_note::<A>(slot, old_state, now);
+        }
         self.count_out(c.dest(), p.ip_len);
         self.forward_out::<A>(rx, ip, &c)
     }

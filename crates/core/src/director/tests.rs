@@ -818,3 +818,71 @@ fn ops_udp_schedules_every_datagram() {
     assert_ne!(a, b);
     assert_eq!(lab.dir.conn_count(), 0);
 }
+
+#[test]
+fn synced_connections_continue_on_the_backup() {
+    let mut svc = service(Protocol::Tcp, "192.0.2.10", 80, SchedulerKind::Rr);
+    svc.persistence = Some(Persistence {
+        timeout_secs: 300,
+        prefix_len: 32,
+    });
+    let services = vec![(
+        svc,
+        vec![
+            real("198.51.100.11", 8080, ForwardMethod::Masq, 1),
+            real("198.51.100.12", 8080, ForwardMethod::Masq, 1),
+        ],
+    )];
+    let mut master = Lab::new(services.clone());
+    let mut backup = Lab::new(services);
+    master.dir.set_sync(true);
+    let c = |f| Spec::tcp("203.0.113.2", 40000, "192.0.2.10", 80, f).frame();
+    let (v, _) = master.run(&c(TCP_SYN), CLIENT_PORT, t(1));
+    let rip = forward_target(v).1;
+    let mut records = Vec::new();
+    master.dir.take_sync(&mut records);
+    assert!(records.is_empty(), "nothing to sync on the first packet");
+    for _ in 0..3 {
+        master.run(&c(TCP_ACK), CLIENT_PORT, t(2));
+    }
+    master.dir.take_sync(&mut records);
+    // Established at the 2nd packet (a state change), then the 3rd packet (threshold).
+    assert!(records.iter().any(|r| r.template), "{records:?}");
+    let conn = records.iter().rev().find(|r| !r.template).unwrap();
+    assert_eq!(conn.state, ConnState::Established);
+    assert_eq!(conn.daddr, rip);
+    assert!(conn.timeout_secs > 800);
+
+    for r in &records {
+        backup.dir.install_synced(r, t(3)).unwrap();
+    }
+    // Installing twice refreshes instead of duplicating.
+    for r in &records {
+        backup.dir.install_synced(r, t(3)).unwrap();
+    }
+    assert_eq!(
+        backup.dir.conn_count(),
+        2,
+        "one connection and its template"
+    );
+    // After a failover, the client's next segment (no SYN) goes to the same server.
+    let (v, out) = backup.run(&c(TCP_ACK), CLIENT_PORT, t(4));
+    assert_eq!(forward_target(v).1, rip);
+    assert_eq!(&out[14 + 16..14 + 20], &ip_bytes(&rip.to_string())[..]);
+    let d = backup.dest(&rip.to_string());
+    assert_eq!((d.active_conns(), d.persist_conns()), (1, 1));
+    // And a new connection from that client follows the synced template.
+    let (v, _) = backup.run(
+        &Spec::tcp("203.0.113.2", 40001, "192.0.2.10", 80, TCP_SYN).frame(),
+        CLIENT_PORT,
+        t(4),
+    );
+    assert_eq!(forward_target(v).1, rip);
+    // A record for an unknown real server is refused.
+    let mut bad = *conn;
+    bad.daddr = ip("198.51.100.99");
+    assert_eq!(
+        backup.dir.install_synced(&bad, t(4)),
+        Err(super::sync::SyncInstallError::NoSuchDest)
+    );
+}
