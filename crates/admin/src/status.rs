@@ -150,6 +150,38 @@ pub struct Status {
     pub daemons: Vec<SyncDaemonStatus>,
     /// The connection entries, when they were asked for.
     pub connections: Option<Vec<ConnStatus>>,
+    /// VRRP instances this director runs (rvs's own; not in ipvsadm's listings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vrrp: Vec<VrrpInstanceStatus>,
+    /// Connection synchronisation counters, when a sync daemon runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncCountersStatus>,
+}
+
+/// One VRRP instance as reported.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VrrpInstanceStatus {
+    pub name: String,
+    /// MASTER, BACKUP, FAULT, INIT or STOP.
+    pub state: String,
+    pub interface: String,
+    pub vrid: u8,
+    pub priority: u8,
+    /// State changes since rvsd started.
+    pub changes: u64,
+}
+
+/// Connection synchronisation counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncCountersStatus {
+    pub sent_messages: u64,
+    pub sent_conns: u64,
+    pub received_messages: u64,
+    pub received_conns: u64,
+    pub rejected: u64,
+    pub installed: u64,
+    pub install_failed: u64,
+    pub resyncs: u64,
 }
 
 /// Sync daemon defaults IPVS fills in for values not given at start.
@@ -228,6 +260,8 @@ impl Status {
                 .map(SyncDaemonStatus::from_config)
                 .collect(),
             connections: None,
+            vrrp: Vec::new(),
+            sync: None,
         }
     }
 

@@ -216,6 +216,8 @@ fn table() -> Status {
         timeouts: Timeouts::default(),
         daemons: vec![],
         connections: None,
+        vrrp: vec![],
+        sync: None,
     }
 }
 

@@ -16,7 +16,8 @@ use rvs_admin::command::Command;
 use rvs_admin::config::Config;
 use rvs_admin::proto::{Request, Response};
 use rvs_admin::status::{
-    ConnStatus, DestStatus, Rates, ServiceStatus, Stats, Status, SyncDaemonStatus, Timeouts,
+    ConnStatus, DestStatus, Rates, ServiceStatus, Stats, Status, SyncCountersStatus,
+    SyncDaemonStatus, Timeouts, VrrpInstanceStatus,
 };
 use rvs_core::director::{ConnInfo, ShardStats};
 use rvs_core::service::{DesiredConfig, Route, ServiceId, ServiceTable, Settings, Snapshot};
@@ -31,6 +32,7 @@ use crate::health::HealthView;
 use crate::hooks::SnapshotHook;
 use crate::host::{DropSets, HostSetup};
 use crate::ports::Port;
+use crate::sync::{SyncCounters, SyncDaemon};
 use crate::worker::{WorkerRequest, WorkerStats};
 
 /// What the control plane holds of each worker.
@@ -76,6 +78,10 @@ pub struct Control {
     epoch: Instant,
     conn_tab_size: u32,
     hooks: Vec<Box<dyn SnapshotHook>>,
+    daemons: Vec<SyncDaemon>,
+    pub sync_counters: Arc<SyncCounters>,
+    pub sync_key: Option<rvs_sync::SyncKey>,
+    pub vrrp: Option<crate::vrrp::VrrpStates>,
 }
 
 impl Control {
@@ -114,6 +120,54 @@ impl Control {
             epoch,
             conn_tab_size,
             hooks: Vec::new(),
+            daemons: Vec::new(),
+            sync_counters: Arc::new(SyncCounters::default()),
+            sync_key: None,
+            vrrp: None,
+        }
+    }
+
+    /// With VRRP, the master's kernel holds the VIPs and answers ARP for them; the
+    /// data plane must not answer on a backup.
+    pub fn set_answer_arp(&mut self, yes: bool) {
+        self.settings.answer_arp = yes;
+    }
+
+    /// Start and stop sync daemons so that they match the table's `daemons`.
+    pub fn reconcile_daemons(&mut self) {
+        let want = self.config.daemons.clone();
+        let before = self.daemons.len();
+        self.daemons.retain(|d| want.contains(&d.config));
+        let has_master = |ds: &[SyncDaemon]| {
+            ds.iter()
+                .any(|d| d.config.state == rvs_admin::config::SyncState::Master)
+        };
+        if self.daemons.len() != before && !has_master(&self.daemons) {
+            for w in &self.workers {
+                let _ = w.requests.send(WorkerRequest::SetSync(None));
+            }
+        }
+        for cfg in want {
+            if self.daemons.iter().any(|d| d.config == cfg) {
+                continue;
+            }
+            let senders = self.workers.iter().map(|w| w.requests.clone()).collect();
+            match crate::sync::start(
+                &cfg,
+                senders,
+                self.sync_key.clone(),
+                self.sync_counters.clone(),
+            ) {
+                Ok((daemon, records)) => {
+                    if let Some(tx) = records {
+                        for w in &self.workers {
+                            let _ = w.requests.send(WorkerRequest::SetSync(Some(tx.clone())));
+                        }
+                    }
+                    self.daemons.push(daemon);
+                }
+                Err(e) => tracing::error!("sync daemon: {e}"),
+            }
         }
     }
 
@@ -167,6 +221,7 @@ impl Control {
         match self.publish(&next) {
             Ok(()) => {
                 self.config = next;
+                self.reconcile_daemons();
                 Response::Ok
             }
             Err(message) => Response::Error {
@@ -227,6 +282,7 @@ impl Control {
             return Err(e);
         }
         self.config = base;
+        self.reconcile_daemons();
         tracing::info!(file = %path.display(), services = self.config.services.len(), "configuration reloaded");
         Ok(())
     }
@@ -510,6 +566,44 @@ impl Control {
                 .map(SyncDaemonStatus::from_config)
                 .collect(),
             connections,
+            vrrp: self
+                .vrrp
+                .as_ref()
+                .map(|v| {
+                    crate::vrrp::snapshot(v)
+                        .into_iter()
+                        .map(|(name, s)| VrrpInstanceStatus {
+                            name,
+                            state: s.state,
+                            interface: s.interface,
+                            vrid: s.vrid,
+                            priority: s.priority,
+                            changes: s.changes,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            sync: (!self.daemons.is_empty()).then(|| self.sync_status()),
+        }
+    }
+
+    fn sync_status(&self) -> SyncCountersStatus {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = &self.sync_counters;
+        let (mut installed, mut failed) = (0, 0);
+        for w in &self.workers {
+            installed += w.stats.synced_installed.load(Relaxed);
+            failed += w.stats.synced_failed.load(Relaxed);
+        }
+        SyncCountersStatus {
+            sent_messages: c.sent_messages.load(Relaxed),
+            sent_conns: c.sent_conns.load(Relaxed),
+            received_messages: c.received_messages.load(Relaxed),
+            received_conns: c.received_conns.load(Relaxed),
+            rejected: c.rejected.load(Relaxed),
+            installed,
+            install_failed: failed,
+            resyncs: c.resyncs.load(Relaxed),
         }
     }
 

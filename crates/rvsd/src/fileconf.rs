@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rvs_admin::config::{Config, VirtualService};
+use rvs_admin::config::{Config, SyncDaemonConfig, SyncState, VirtualService};
 use rvs_admin::status::Timeouts;
 use rvs_config::LoadedConfig;
 use rvs_config::{CheckCommon, Checker, DnsType as CfgDns, HttpCheck, Script};
@@ -230,6 +230,27 @@ pub fn plan(path: &Path, loaded: LoadedConfig, ids: &mut TargetIds) -> Result<Fi
     };
     for (config, dests) in services {
         base.services.push(VirtualService { config, dests });
+    }
+    // keepalived's lvs_sync_daemon: rvsd runs a master and a backup daemon on it at
+    // once (as IPVS can): whichever director holds the VIPs sends, the other listens.
+    if let Some(d) = &loaded.global.lvs_sync_daemon {
+        let syncid = d.id.unwrap_or_else(|| {
+            d.instance
+                .as_ref()
+                .and_then(|name| loaded.vrrp_instances.iter().find(|i| &i.name == name))
+                .map(|i| i.virtual_router_id)
+                .unwrap_or(0)
+        });
+        for state in [SyncState::Master, SyncState::Backup] {
+            let mut c = SyncDaemonConfig::new(state);
+            c.mcast_ifn = d.interface.clone();
+            c.syncid = syncid;
+            c.sync_maxlen = d.maxlen;
+            c.mcast_group = d.group;
+            c.mcast_port = d.port;
+            c.mcast_ttl = d.ttl;
+            base.daemons.push(c);
+        }
     }
 
     let mut notes = Vec::new();

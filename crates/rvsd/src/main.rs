@@ -13,6 +13,8 @@ mod hooks;
 mod host;
 mod ports;
 mod server;
+mod sync;
+mod vrrp;
 mod worker;
 
 use std::hash::{BuildHasher, Hasher};
@@ -79,6 +81,10 @@ struct RunArgs {
     /// Check a configuration file and exit: 0 if it loads, 1 with file:line:column: reason.
     #[arg(long, value_name = "FILE")]
     check_config: Option<PathBuf>,
+    /// A file holding a shared secret: sync messages carry an HMAC-SHA256 made with it
+    /// and unsigned ones are refused (every director of the cluster needs the key).
+    #[arg(long, value_name = "FILE")]
+    sync_key: Option<PathBuf>,
     /// Seconds over which a recovered or newly added real server's weight ramps up
     /// (0: off).
     #[arg(long, default_value_t = 0)]
@@ -359,6 +365,7 @@ fn director_main(args: RunArgs) -> Result<(), String> {
             stop: stop.clone(),
             stats: wstats,
             epoch,
+            sync: None,
         };
         joins.push(
             std::thread::Builder::new()
@@ -381,6 +388,17 @@ fn director_main(args: RunArgs) -> Result<(), String> {
             })
             .collect(),
     };
+    let sync_key = match &args.sync_key {
+        Some(p) => {
+            let secret = std::fs::read(p).map_err(|e| format!("sync key {}: {e}", p.display()))?;
+            let secret = String::from_utf8_lossy(&secret).trim().as_bytes().to_vec();
+            if secret.is_empty() {
+                return Err(format!("sync key {} is empty", p.display()));
+            }
+            Some(rvs_sync::SyncKey::new(1, &secret))
+        }
+        None => None,
+    };
     let conn_tab_size = 1u32 << args.conn_tab_bits.min(31);
     let control = Arc::new(Mutex::new(Control::new(
         table,
@@ -395,6 +413,19 @@ fn director_main(args: RunArgs) -> Result<(), String> {
         conn_tab_size,
     )));
 
+    if let Ok(mut c) = control.lock() {
+        c.sync_key = sync_key;
+    }
+    // VRRP (keepalived's vrrp_instance blocks): the master's kernel holds the VIPs.
+    let mut vrrp_runtime = match &plan {
+        Some(p) => vrrp::start(&p.loaded)?,
+        None => None,
+    };
+    if let Some(v) = &vrrp_runtime {
+        let mut c = control.lock().map_err(|_| "control lock poisoned")?;
+        c.set_answer_arp(false);
+        c.vrrp = Some(v.states.clone());
+    }
     if let Some(plan) = plan {
         for n in &plan.notes {
             tracing::info!("{n}");
@@ -415,6 +446,7 @@ fn director_main(args: RunArgs) -> Result<(), String> {
             c.publish(&base)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             c.config = base;
+            c.reconcile_daemons();
         }
         let ctl = control.clone();
         std::thread::Builder::new()
@@ -493,6 +525,10 @@ fn director_main(args: RunArgs) -> Result<(), String> {
         }
     }
     sd_notify("STOPPING=1");
+    // Hand the VIPs over at once (priority 0) before the data plane stops.
+    if let Some(v) = vrrp_runtime.as_mut() {
+        v.stop();
+    }
     stop.store(true, Ordering::Relaxed);
     for j in joins {
         let _ = j.join();

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use rvs_core::director::sync::SyncRecord;
 use rvs_core::director::{ConnInfo, Director, Rx, Verdict};
 use rvs_core::service::{PortId, Snapshot};
 use rvs_core::Time;
@@ -32,6 +33,12 @@ const IDLE_WAIT: Duration = Duration::from_millis(20);
 /// Requests from the control plane, answered between batches.
 pub enum WorkerRequest {
     Connections(SyncSender<Vec<ConnInfo>>),
+    /// Note connections for a master sync daemon (Some) or stop (None).
+    SetSync(Option<Sender<Vec<SyncRecord>>>),
+    /// Every connection as sync records (bulk resync).
+    SyncDump(SyncSender<Vec<SyncRecord>>),
+    /// Connections a master director synchronised.
+    InstallSynced(Vec<SyncRecord>),
 }
 
 /// Counters the worker keeps besides the core's.
@@ -46,6 +53,8 @@ pub struct WorkerStats {
     pub neigh_timeout: AtomicU64,
     pub conns: AtomicU64,
     pub polls: AtomicU64,
+    pub synced_installed: AtomicU64,
+    pub synced_failed: AtomicU64,
 }
 
 #[inline]
@@ -72,6 +81,7 @@ pub struct Worker {
     pub stop: Arc<AtomicBool>,
     pub stats: Arc<WorkerStats>,
     pub epoch: Instant,
+    pub sync: Option<Sender<Vec<SyncRecord>>>,
 }
 
 struct Pending {
@@ -178,6 +188,14 @@ impl Worker {
                 bump(&self.stats.rx_frames, frames as u64);
                 bump(&self.stats.batches, 1);
             }
+            if let Some(tx) = &self.sync {
+                let mut recs = Vec::new();
+                self.director.take_sync(&mut recs);
+                if !recs.is_empty() && tx.send(recs).is_err() {
+                    self.sync = None;
+                    self.director.set_sync(false);
+                }
+            }
             let now = self.now();
             self.director.expire(now, 4096);
             self.stats
@@ -233,6 +251,24 @@ impl Worker {
             match req {
                 WorkerRequest::Connections(reply) => {
                     let _ = reply.send(self.director.connections(self.now()));
+                }
+                WorkerRequest::SetSync(tx) => {
+                    self.director.set_sync(tx.is_some());
+                    self.sync = tx;
+                }
+                WorkerRequest::SyncDump(reply) => {
+                    let mut all = Vec::new();
+                    self.director.sync_dump(self.now(), &mut all);
+                    let _ = reply.send(all);
+                }
+                WorkerRequest::InstallSynced(records) => {
+                    let now = self.now();
+                    for r in &records {
+                        match self.director.install_synced(r, now) {
+                            Ok(()) => bump(&self.stats.synced_installed, 1),
+                            Err(_) => bump(&self.stats.synced_failed, 1),
+                        }
+                    }
                 }
             }
         }

@@ -489,6 +489,18 @@ pub struct Adapter {
     /// A datagram socket for SIOCGIFFLAGS, opened once.
     probe: OwnedFd,
     children: Vec<Child>,
+    /// VIPs that live on another interface or with another prefix than the default
+    /// (keepalived's `virtual_ipaddress { ADDR/PREFIX dev IF }`).
+    placements: Vec<VipPlacement>,
+}
+
+/// Where one VIP goes: interface, prefix length, and that interface's announcer.
+#[derive(Debug)]
+struct VipPlacement {
+    vip: IpAddr,
+    ifindex: u32,
+    prefix: u8,
+    announcer: Option<Announcer>,
 }
 
 impl Adapter {
@@ -503,7 +515,55 @@ impl Adapter {
             probe: socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?,
             iface,
             children: Vec::new(),
+            placements: Vec::new(),
         })
+    }
+
+    /// Put `vip` on interface `ifname` with `prefix` (instead of a host address on
+    /// the instance's interface), announcing it there.
+    pub fn place_vip(&mut self, vip: IpAddr, ifname: Option<&str>, prefix: u8) -> io::Result<()> {
+        let (ifindex, announcer) = match ifname {
+            Some(name) if name != self.iface.name => {
+                let iface = Interface::by_name(name)?;
+                (iface.index, Some(Announcer::open(&iface)?))
+            }
+            _ => (self.iface.index, None),
+        };
+        self.placements.retain(|p| p.vip != vip);
+        self.placements.push(VipPlacement {
+            vip,
+            ifindex,
+            prefix,
+            announcer,
+        });
+        Ok(())
+    }
+
+    fn placement(&self, vip: IpAddr) -> (u32, u8) {
+        match self.placements.iter().find(|p| p.vip == vip) {
+            Some(p) => (p.ifindex, p.prefix),
+            None => (self.iface.index, if vip.is_ipv4() { 32 } else { 128 }),
+        }
+    }
+
+    fn announce(&self, vips: &[IpAddr], count: u32) -> io::Result<()> {
+        let (elsewhere, here): (Vec<IpAddr>, Vec<IpAddr>) = vips.iter().partition(|v| {
+            self.placements
+                .iter()
+                .any(|p| p.vip == **v && p.announcer.is_some())
+        });
+        self.announcer.announce(&here, count)?;
+        for v in elsewhere {
+            if let Some(a) = self
+                .placements
+                .iter()
+                .find(|p| p.vip == v)
+                .and_then(|p| p.announcer.as_ref())
+            {
+                a.announce(&[v], count)?;
+            }
+        }
+        Ok(())
     }
 
     /// Whether the interface is up and has carrier.
@@ -526,11 +586,11 @@ impl Adapter {
 
     fn set_vips(&mut self, vips: &[IpAddr], present: bool) -> io::Result<()> {
         for &vip in vips {
-            let prefix = if vip.is_ipv4() { 32 } else { 128 };
+            let (ifindex, prefix) = self.placement(vip);
             let result = if present {
-                self.netlink.addr_add(self.iface.index, vip, prefix)
+                self.netlink.addr_add(ifindex, vip, prefix)
             } else {
-                self.netlink.addr_del(self.iface.index, vip, prefix)
+                self.netlink.addr_del(ifindex, vip, prefix)
             };
             match result {
                 Ok(()) => {}
@@ -550,7 +610,7 @@ impl Adapter {
         match action {
             Action::SendAdvert { priority } => self.socket.send(&instance.advert(*priority)),
             Action::BecomeMaster { vips } => self.set_vips(vips, true),
-            Action::Announce { vips, count } => self.announcer.announce(vips, *count),
+            Action::Announce { vips, count } => self.announce(vips, *count),
             Action::BecomeBackup { vips }
             | Action::BecomeFault { vips }
             | Action::Stopped { vips } => self.set_vips(vips, false),

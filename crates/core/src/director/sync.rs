@@ -91,7 +91,8 @@ impl Director {
                     | ConnState::LastAck
             );
         let pkts = c.in_pkts;
-        let periodic = pkts >= SYNC_THRESHOLD && (pkts - SYNC_THRESHOLD).is_multiple_of(SYNC_PERIOD);
+        let periodic =
+            pkts >= SYNC_THRESHOLD && (pkts - SYNC_THRESHOLD).is_multiple_of(SYNC_PERIOD);
         if !(changed || periodic) {
             return;
         }
