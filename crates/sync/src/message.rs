@@ -406,7 +406,11 @@ pub fn parse_message(bytes: &[u8]) -> Result<SyncMessage, SyncError> {
 /// One entry of exactly its declared size. `Ok(None)`: skip it (unknown mandatory
 /// option).
 fn parse_conn(entry: &[u8], index: u8) -> Result<Option<SyncConn>, SyncError> {
-    let ipv6 = match entry[0] {
+    let Some(&conn_type) = entry.first() else {
+        // A declared size of 0 (found by fuzzing): no entry at all.
+        return Err(SyncError::ConnSize { index });
+    };
+    let ipv6 = match conn_type {
         0 => false,
         t if t & STYPE_F_INET6 != 0 => true,
         _ => return Err(SyncError::ConnType { index }),
@@ -654,5 +658,26 @@ pub fn fuzz_parse(data: &[u8]) {
             })
             .collect();
         assert_eq!(again, expected);
+    }
+}
+
+#[cfg(test)]
+mod fuzz_regressions {
+    use super::*;
+
+    /// A connection entry whose ver_size declares 0 bytes (the first crash
+    /// `cargo fuzz run sync_parse` found): an error, not an index out of bounds.
+    #[test]
+    fn zero_sized_entry_is_an_error() {
+        let bytes: [u8; 46] = [
+            0x00, 0x00, 0x00, 0x2c, 0x01, 0x01, 0x00, 0x00, 0x00, 0x2a, 0x00, 0x00, 0xff, 0xff,
+            0x00, 0x00, 0xff, 0xff, 0x00, 0x11, 0x00, 0x11, 0x01, 0x01, 0x00, 0x00, 0x00, 0x2a,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x2a, 0xff, 0xff, 0x00, 0x00, 0x00, 0x2a, 0xff, 0xff,
+            0x0a, 0x12, 0x00, 0x00,
+        ];
+        for n in 0..=bytes.len() {
+            let _ = parse_message(&bytes[..n]);
+            fuzz_parse(&bytes[..n]);
+        }
     }
 }
