@@ -499,6 +499,11 @@ impl<A: IpBytes> ConnTable<A> {
         mut removed: impl FnMut(Conn<A>),
     ) -> usize {
         let now_t = self.now_tick(now);
+        // Nothing tracked: nothing can be due; skip the empty ticks.
+        if self.len == 0 && self.pending.is_empty() {
+            self.cursor = now_t.wrapping_add(1);
+            return 0;
+        }
         // Far behind (the caller slept): every bucket is visited within one turn.
         if now_t.wrapping_sub(self.cursor) > WHEEL_MASK + 1 && self.pending.is_empty() {
             self.cursor = now_t.wrapping_sub(WHEEL_MASK);
