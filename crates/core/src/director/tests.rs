@@ -6,6 +6,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::*;
+
+mod v6;
 use crate::conn::state::{TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN};
 use crate::model::{
     DestConfig, ForwardMethod, Persistence, SchedFlags, SchedulerKind, ServiceConfig, ServiceKey,
