@@ -7,7 +7,8 @@
 //! falls back to a meta refresh). A small script (`/status.js`, no external assets)
 //! then fetches `/status.json` every two seconds and rewrites each cell marked with a
 //! `data-f` path into the JSON, formatting it as `data-fmt` says; when services or
-//! real servers come or go it reloads the page. The page is read-only: it has no form
+//! real servers come or go it reloads the page. `data-updates` on `<main>` counts the
+//! refreshes applied (tests read it from the DOM). The page is read-only: it has no form
 //! and the server takes no other method than GET and HEAD.
 
 use std::fmt::Write as _;
@@ -238,8 +239,8 @@ pub fn render(o: &Observed) -> String {
 <noscript><meta http-equiv=\"refresh\" content=\"{}\"></noscript>\
 <script src=\"/status.js\" defer></script></head>\n<body>\
 <main id=\"status\" data-sig=\"{}\">\n\
-<header><h1>rvs director</h1><p class=\"build\">rvsd {} \u{b7} commit {} \u{b7} {} \u{b7} up <span id=\"uptime\">{}</span>\
- \u{b7} <span id=\"refresh\">live, every {} s</span></p></header>\n",
+<header><h1>rvs director</h1><p class=\"build\">rvsd {} \u{b7} commit {} \u{b7} {} \u{b7} \
+up <span id=\"uptime\">{}</span> \u{b7} <span id=\"refresh\">live, every {} s</span></p></header>\n",
         REFRESH_SECS * 3,
         esc(&signature(o)),
         esc(&b.version),
@@ -464,7 +465,7 @@ fn service_rows(p: &mut String, i: usize, s: &VirtualService) {
         let state = d.health.as_ref().map(|h| h.state.as_str());
         let _ = write!(
             p,
-            "<tr class=\"rs {}\" data-health=\"{path}.health.state\"><th scope=\"row\">\u{2192} {}</th><td>{}</td>",
+            "<tr class=\"rs {}\" data-health=\"{path}.health.state\"><th scope=\"row\">\u{2192} {}</th><td class=\"method\">{}</td>",
             state.unwrap_or("unchecked"),
             esc(&crate::model::Endpoint(d.address, d.port).to_string()),
             d.method.ipvs_name()
@@ -554,7 +555,7 @@ fn counter_cells(p: &mut String, base: &str, t: &Totals, r: &Rates) {
 
 fn workers_and_drops_section(p: &mut String, o: &Observed) {
     p.push_str(
-        "<section class=\"pair\"><div><h2>Workers</h2><table class=\"workers\"><thead><tr><th>Worker</th>\
+        "<section><h2>Workers</h2><table class=\"workers\"><thead><tr><th>Worker</th>\
 <th>RX frames</th><th>TX frames</th><th>Batches</th><th>Mean batch</th><th>Forwarded</th><th>Replied</th>\
 <th>Passed</th><th>Dropped</th><th>TX ring full</th><th>Neighbour waits</th><th>Conns</th><th>Templates</th>\
 <th>Table memory</th></tr></thead><tbody>",
@@ -602,7 +603,7 @@ fn workers_and_drops_section(p: &mut String, o: &Observed) {
         );
         p.push_str("</tr>");
     }
-    p.push_str("</tbody></table></div><div><h2>Drops</h2>");
+    p.push_str("</tbody></table></section>\n<section><h2>Drops</h2>");
     // Every reason is in the JSON; the table lists those that happened (a new reason
     // appearing changes the list, and the script reloads for it).
     let any: Vec<(usize, &crate::model::DropCount)> = o
@@ -615,7 +616,7 @@ fn workers_and_drops_section(p: &mut String, o: &Observed) {
         p.push_str("<p class=\"none\" id=\"drops-none\">No frame dropped.</p>");
     } else {
         p.push_str(
-            "<table class=\"drops\"><thead><tr><th>Reason</th><th>Frames</th></tr></thead><tbody>",
+            "<table class=\"drops narrow\"><thead><tr><th>Reason</th><th>Frames</th></tr></thead><tbody>",
         );
         for (i, d) in any {
             let _ = write!(p, "<tr><th scope=\"row\">{}</th>", esc(&d.reason));
@@ -624,7 +625,7 @@ fn workers_and_drops_section(p: &mut String, o: &Observed) {
         }
         p.push_str("</tbody></table>");
     }
-    p.push_str("</div></section>\n");
+    p.push_str("</section>\n");
 }
 
 /// `/status.css`.
@@ -637,7 +638,7 @@ h1 { font-size: 1.4rem; margin: 0; }
 h2 { font-size: 1.05rem; margin: 1.2rem 0 .4rem; }
 .build { color: var(--muted); margin: .2rem 0 0; }
 table { border-collapse: collapse; width: 100%; }
-th, td { border: 1px solid var(--line); padding: 2px 6px; text-align: right; white-space: nowrap; }
+th, td { border: 1px solid var(--line); padding: 2px 5px; text-align: right; white-space: nowrap; }
 thead th { background: var(--head); text-align: center; font-weight: 600; }
 tbody th { text-align: left; font-weight: normal; }
 tr.vs th, tr.vs td { background: var(--vs); font-weight: 600; }
@@ -647,6 +648,9 @@ tr.rs.down td { background: #ffebe9; }
 tr.rs.down td[data-f$="health.state"] { color: var(--down); font-weight: 700; }
 tr.rs.unknown td[data-f$="health.state"] { color: var(--unknown); }
 td.state { text-align: center; font-weight: 700; }
+td.method, td[data-fmt="text"] { text-align: left; }
+table.vrrp td:nth-child(-n+2), table.sync td:nth-child(-n+4) { text-align: left; }
+table.narrow { width: auto; min-width: 20rem; }
 td.state.MASTER { color: var(--up); } td.state.FAULT { color: var(--down); }
 .none { color: var(--muted); font-style: italic; }
 .pair { display: flex; gap: 2rem; flex-wrap: wrap; }
@@ -694,6 +698,7 @@ pub const SCRIPT: &str = r#""use strict";
   };
   const nonZeroDrops = (o) => o.drops.filter((d) => d.count > 0).map((d) => d.reason).join(",");
   let drops = null;
+  let updates = 0;
   const refresh = document.getElementById("refresh");
   async function tick() {
     try {
@@ -725,6 +730,7 @@ pub const SCRIPT: &str = r#""use strict";
       document.getElementById("uptime").textContent = uptime(o.director.uptime_secs);
       refresh.textContent = "live, every 2 s";
       refresh.className = "";
+      main.dataset.updates = String(++updates);
     } catch (e) {
       refresh.textContent = "not updating: " + e.message;
       refresh.className = "stale";
