@@ -306,10 +306,11 @@ fn director_section(p: &mut String, o: &Observed) {
             for (i, v) in instances.iter().enumerate() {
                 let _ = write!(
                     p,
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"state\" data-state=\"vrrp.{i}.state\">{}</td>",
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"state {}\" data-state=\"vrrp.{i}.state\">{}</td>",
                     esc(&v.name),
                     esc(&v.interface),
                     v.vrid,
+                    v.state.as_str(),
                     v.state.as_str()
                 );
                 cell(
@@ -736,7 +737,6 @@ pub const SCRIPT: &str = r#""use strict";
       refresh.className = "stale";
     }
   }
-  for (const td of main.querySelectorAll("[data-state]")) td.className = "state " + td.textContent;
   setInterval(tick, 2000);
 })();
 "#;

@@ -99,7 +99,7 @@ fn page_shows_every_part() {
         "Masq",
         "Route",
         "Tunnel",
-        "MASTER",
+        "<td class=\"state MASTER\"",
         "VI_&quot;edge&quot;",
         "224.0.0.81:8848",
         "not_syn",
