@@ -118,7 +118,7 @@ impl VirtualService {
         }
     }
 
-    /// The name ipvsadm would list: "TCP 192.0.2.10:80", "UDP [2001:db8::10]:53", "FWM 1".
+    /// The name ipvsadm would list: `TCP 192.0.2.10:80`, `UDP [2001:db8::10]:53`, `FWM 1`.
     pub fn name(&self) -> String {
         match (self.address, self.fwmark) {
             (Some(addr), _) => format!("{} {}", self.proto.as_str(), Endpoint(addr, self.port)),
