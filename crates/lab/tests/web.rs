@@ -350,7 +350,7 @@ fn artifacts_dir() -> PathBuf {
                 .join("lab-artifacts")
         });
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    dir.canonicalize().unwrap_or(dir)
 }
 
 /// Runs Debian's chromium headless in the director's namespace (where the listener
