@@ -11,11 +11,13 @@
 #   tshark        checksum verification of captured packets (verify_pcap_checksums)
 #   iputils-ping  reachability checks and neighbour warm-up after a topology is built
 #   procps        sysctl, inside each namespace
+#   prometheus    promtool: the metrics e2e test checks rvsd's /metrics with `promtool check metrics`
+#   chromium      headless browser: the status-page test loads the page, screenshots it, dumps the DOM
 set -euo pipefail
 
 [ "$(id -u)" = 0 ] || { echo "deps.sh: needs root (apt-get install)" >&2; exit 1; }
 
-PKGS="iproute2 nftables ethtool nginx curl tcpdump tshark iputils-ping procps"
+PKGS="iproute2 nftables ethtool nginx curl tcpdump tshark iputils-ping procps prometheus chromium"
 export DEBIAN_FRONTEND=noninteractive
 
 missing=""
@@ -50,6 +52,6 @@ apt-get install -y -qq --no-install-recommends $missing
 
 # Nor should it start at the next boot.
 if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-  systemctl disable --now nginx >/dev/null 2>&1 || true
+  systemctl disable --now nginx prometheus >/dev/null 2>&1 || true
 fi
 echo "deps.sh: installed$missing"

@@ -75,7 +75,7 @@ fn run_inner(
     };
     match command {
         Command::Help => print(io, &cli::usage()),
-        Command::Version => print(io, &cli::version_line()),
+        Command::Version => print(io, &(cli::version_line() + &cli::build_line())),
         Command::List(mut opts) => {
             let connections = opts.view == ListView::Connections;
             let status = fetch_status(&socket, connections)?;

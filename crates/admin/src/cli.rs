@@ -1552,5 +1552,14 @@ pub fn version_line() -> String {
     )
 }
 
+/// What `-v` prints after the version line: the build (git commit, compiler).
+pub fn build_line() -> String {
+    format!(
+        "build: commit {}, {}\n",
+        env!("RVS_BUILD_COMMIT"),
+        env!("RVS_BUILD_RUSTC")
+    )
+}
+
 #[cfg(test)]
 mod tests;

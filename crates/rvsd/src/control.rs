@@ -638,3 +638,12 @@ fn conn_status(c: ConnInfo) -> ConnStatus {
         fwmark: c.fwmark,
     }
 }
+
+// Observability accessors
+impl Control {
+    /// The workers' counters (shard and worker statistics), which the metrics and the
+    /// status page read, never write.
+    pub fn worker_handles(&self) -> &[WorkerHandle] {
+        &self.workers
+    }
+}

@@ -7,10 +7,12 @@
 //! the tunnel method on hosts without the ipip module.
 
 mod control;
+mod docs;
 mod fileconf;
 mod health;
 mod hooks;
 mod host;
+mod observe;
 mod ports;
 mod server;
 mod sync;
@@ -18,7 +20,7 @@ mod vrrp;
 mod worker;
 
 use std::hash::{BuildHasher, Hasher};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,7 +45,8 @@ pub const DEFAULT_SOCKET: &str = "/run/rvsd/rvsd.sock";
 #[derive(Parser, Debug)]
 #[command(
     name = "rvsd",
-    version,
+    version = observe::VERSION,
+    long_version = observe::LONG_VERSION,
     about = "rvs director daemon: Linux Virtual Server in user space"
 )]
 struct Cli {
@@ -95,12 +98,21 @@ struct RunArgs {
     /// Log filter (also RUST_LOG), e.g. info, debug, rvsd=debug.
     #[arg(long, default_value = "info")]
     log_level: String,
+    /// Serve Prometheus metrics (/metrics), the status page (/) and /status.json over
+    /// HTTP on ADDR; off unless given, 127.0.0.1:9810 without ADDR. Never a VIP or a
+    /// wildcard address: a loopback or management address.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1,
+          default_missing_value = rvs_web::DEFAULT_LISTEN, env = "RVSD_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// The real-server side of the tunnel method, for kernels without ipip.
     Realserver(RealserverArgs),
+    /// Write the man pages and shell completions into a directory (packaging).
+    #[command(hide = true)]
+    GenDocs(docs::GenDocsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -136,6 +148,7 @@ fn main() {
             init_logging(&a.log_level);
             run_realserver(a)
         }
+        Some(Cmd::GenDocs(a)) => docs::generate(&a),
         None => {
             init_logging(&cli.run.log_level);
             run_director(cli.run)
@@ -487,6 +500,11 @@ fn director_main(args: RunArgs) -> Result<(), String> {
         .spawn(move || server.run(server_stop))
         .map_err(|e| e.to_string())?;
 
+    let web_thread = match args.metrics_listen {
+        Some(addr) => Some(observe::start(addr, &control, stop.clone(), epoch)?),
+        None => None,
+    };
+
     tracing::info!(socket = %args.socket.display(), workers = workers_n.get(), "rvsd ready");
     sd_notify("READY=1");
 
@@ -534,6 +552,9 @@ fn director_main(args: RunArgs) -> Result<(), String> {
         let _ = j.join();
     }
     let _ = server_thread.join();
+    if let Some(t) = web_thread {
+        let _ = t.join();
+    }
     let _ = std::fs::remove_file(&args.socket);
     // Dropping the control plane removes the host rules.
     drop(control);

@@ -632,6 +632,8 @@ fn help_and_version_answer_first() {
     assert_eq!(ok("--version"), Command::Version);
     assert!(usage().contains("-A|E virtual-service"));
     assert!(version_line().starts_with("rvsadm v"));
+    assert!(build_line().starts_with("build: commit "));
+    assert!(build_line().contains("rustc"));
 }
 
 #[test]
