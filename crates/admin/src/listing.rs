@@ -329,7 +329,7 @@ fn write_service(out: &mut String, service: &ServiceStatus, opts: &ListOptions) 
     out.push('\n');
 
     let proto = service_protocol(&config.key);
-    let mut dests: Vec<&DestStatus> = service.dests.iter().collect();
+    let mut dests: Vec<&DestStatus> = service.dests.iter().filter(|d| !d.held_out).collect();
     if !opts.nosort {
         order::sort_by(&mut dests, |a, b| {
             order::compare_dests(a.config.addr, a.config.port, b.config.addr, b.config.port)

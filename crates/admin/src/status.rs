@@ -73,6 +73,11 @@ pub struct DestStatus {
     /// Health-check state, when checkers watch this real server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<DestHealth>,
+    /// Configured but out of the table: a health check holds it out (keepalived
+    /// removes a failed real server). `rvsadm -L` and `-S` leave it out, as ipvsadm
+    /// would not see it; the status page shows it down.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held_out: bool,
 }
 
 /// What the health checkers say of a real server.
@@ -94,6 +99,9 @@ pub struct DestHealth {
     /// Up/down changes seen since rvsd started.
     #[serde(default)]
     pub changes: u64,
+    /// Checks completed since rvsd started.
+    #[serde(default)]
+    pub checks_run: u64,
 }
 
 /// A virtual service as reported, with its real servers.
@@ -169,6 +177,9 @@ pub struct VrrpInstanceStatus {
     pub priority: u8,
     /// State changes since rvsd started.
     pub changes: u64,
+    /// Times this director became master.
+    #[serde(default)]
+    pub became_master: u64,
 }
 
 /// Connection synchronisation counters.
@@ -225,6 +236,7 @@ impl DestStatus {
             rates: Rates::default(),
             configured_weight: None,
             health: None,
+            held_out: false,
         }
     }
 }
@@ -274,7 +286,12 @@ impl Status {
                 .iter()
                 .map(|s| VirtualService {
                     config: s.config.clone(),
-                    dests: s.dests.iter().map(|d| d.config.clone()).collect(),
+                    dests: s
+                        .dests
+                        .iter()
+                        .filter(|d| !d.held_out)
+                        .map(|d| d.config.clone())
+                        .collect(),
                 })
                 .collect(),
             timeouts: self.timeouts,

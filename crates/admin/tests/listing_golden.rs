@@ -79,6 +79,7 @@ fn dest(
         rates: Rates::default(),
         configured_weight: None,
         health: None,
+        held_out: false,
     }
 }
 

@@ -547,6 +547,35 @@ impl Control {
                 }
                 st.dests.push(ds);
             }
+            // Real servers a health check holds out of the table: listed (in their
+            // configured place) for the status page, marked held_out so that rvsadm -L
+            // does not show them, as ipvsadm would not.
+            if let Some(b) = base {
+                let mut ordered = Vec::with_capacity(b.dests.len() + 1);
+                for bd in &b.dests {
+                    let at = st
+                        .dests
+                        .iter()
+                        .position(|d| d.config.addr == bd.addr && d.config.port == bd.port);
+                    match at {
+                        Some(i) => ordered.push(st.dests.remove(i)),
+                        None => {
+                            let mut ds = DestStatus::from_config(bd);
+                            ds.weight = 0;
+                            ds.held_out = true;
+                            if let Some(p) = plan {
+                                ds.health = self
+                                    .health
+                                    .dest_health(p, &(vs.config.key, bd.addr, bd.port));
+                            }
+                            ordered.push(ds);
+                        }
+                    }
+                }
+                // What the base does not have (a sorry server) goes last.
+                ordered.append(&mut st.dests);
+                st.dests = ordered;
+            }
             services.push(st);
         }
         let connections = with_conns.then(|| self.connections());
@@ -579,6 +608,7 @@ impl Control {
                             vrid: s.vrid,
                             priority: s.priority,
                             changes: s.changes,
+                            became_master: s.became_master,
                         })
                         .collect()
                 })

@@ -26,6 +26,9 @@ pub struct TargetInfo {
     pub last_ok: Option<bool>,
     pub last_detail: String,
     pub last_latency: Option<Duration>,
+    pub checks_run: u64,
+    /// When the last check completed.
+    pub last_at: Option<Instant>,
 }
 
 /// Health state of the whole table, owned by the control plane.
@@ -64,6 +67,8 @@ impl HealthView {
                 last_ok: None,
                 last_detail: String::new(),
                 last_latency: None,
+                checks_run: 0,
+                last_at: None,
             });
             next.insert(spec.target, info);
         }
@@ -109,6 +114,8 @@ impl HealthView {
                 t.last_ok = Some(*ok);
                 t.last_latency = Some(*latency);
                 t.last_detail = detail.clone();
+                t.checks_run += 1;
+                t.last_at = Some(Instant::now());
                 false
             }
         }
@@ -148,6 +155,12 @@ impl HealthView {
                 .map(|d| d.as_micros() as u64),
             since_secs: self.since_change.get(rk).map(|t| t.elapsed().as_secs()),
             changes: self.changes.get(rk).copied().unwrap_or(0),
+            checks_run: rp
+                .targets
+                .iter()
+                .filter_map(|t| self.targets.get(t))
+                .map(|i| i.checks_run)
+                .sum(),
         })
     }
 

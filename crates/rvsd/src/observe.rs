@@ -16,8 +16,8 @@ use rvs_core::director::DropReason;
 use rvs_core::stats::{Rates, Totals};
 use rvs_core::ServiceKey;
 use rvs_web::model::{
-    BuildInfo, DirectorInfo, DropCount, Observed, RealServer, SyncDaemon, SyncRole, VirtualService,
-    Worker,
+    BuildInfo, CheckResult, DirectorInfo, DropCount, Health, HealthState, Observed, RealServer,
+    SyncCounters, SyncDaemon, SyncRole, VirtualService, VrrpInstance, VrrpState, Worker,
 };
 use rvs_web::WebServer;
 
@@ -133,6 +133,7 @@ pub fn observed(status: &Status, workers: &[WorkerHandle], uptime_secs: u64) -> 
                 .dests
                 .iter()
                 .map(|d| {
+                    // (held_out servers are listed too: down, weight 0.)
                     let mut rs = RealServer::new(
                         d.config.addr,
                         d.config.port,
@@ -145,6 +146,24 @@ pub fn observed(status: &Status, workers: &[WorkerHandle], uptime_secs: u64) -> 
                     rs.persist_conns = d.persist_conns;
                     rs.stats = totals(&d.stats);
                     rs.rates = rates(&d.rates);
+                    if let Some(w) = d.configured_weight {
+                        rs.weight = w;
+                    }
+                    rs.health = d.health.as_ref().map(|h| Health {
+                        state: if h.up {
+                            HealthState::Up
+                        } else {
+                            HealthState::Down
+                        },
+                        checker: h.checkers.join(","),
+                        checks_run: h.checks_run,
+                        last: h.last_ok.map(|ok| CheckResult {
+                            ok,
+                            detail: h.last_detail.clone(),
+                            latency_secs: h.last_latency_us.unwrap_or(0) as f64 / 1e6,
+                            age_secs: 0.0,
+                        }),
+                    });
                     rs
                 })
                 .collect();
@@ -208,8 +227,19 @@ pub fn observed(status: &Status, workers: &[WorkerHandle], uptime_secs: u64) -> 
             interface: d.mcast_ifn.clone(),
             group: d.mcast_group,
             port: d.mcast_port,
-            // The sync daemon reports no counters to the control plane yet.
-            counters: None,
+            counters: status.sync.map(|c| match d.state {
+                SyncState::Master => SyncCounters {
+                    messages_sent: c.sent_messages,
+                    conns_sent: c.sent_conns,
+                    ..Default::default()
+                },
+                SyncState::Backup => SyncCounters {
+                    messages_received: c.received_messages,
+                    messages_rejected: c.rejected,
+                    conns_received: c.received_conns,
+                    ..Default::default()
+                },
+            }),
         })
         .collect();
 
@@ -222,8 +252,28 @@ pub fn observed(status: &Status, workers: &[WorkerHandle], uptime_secs: u64) -> 
         services,
         drops,
         workers,
-        // VRRP does not run inside rvsd yet.
-        vrrp: None,
+        vrrp: (!status.vrrp.is_empty()).then(|| {
+            status
+                .vrrp
+                .iter()
+                .map(|v| VrrpInstance {
+                    name: v.name.clone(),
+                    interface: v.interface.clone(),
+                    vrid: v.vrid,
+                    state: match v.state.as_str() {
+                        "MASTER" => VrrpState::Master,
+                        "BACKUP" => VrrpState::Backup,
+                        "FAULT" => VrrpState::Fault,
+                        _ => VrrpState::Init,
+                    },
+                    priority: v.priority,
+                    // The VRRP threads do not export advert counts (yet).
+                    adverts_sent: 0,
+                    adverts_received: 0,
+                    became_master: v.became_master,
+                })
+                .collect()
+        }),
         sync,
     }
 }

@@ -27,6 +27,7 @@ pub struct InstanceStatus {
     pub vrid: u8,
     pub priority: u8,
     pub changes: u64,
+    pub became_master: u64,
 }
 
 pub type VrrpStates = Arc<Mutex<BTreeMap<String, InstanceStatus>>>;
@@ -154,6 +155,9 @@ impl Reporter {
                 if s.state != state {
                     s.state = state.to_string();
                     s.changes += 1;
+                    if state == "MASTER" {
+                        s.became_master += 1;
+                    }
                     tracing::info!(instance = name, state, "VRRP state");
                 }
             }
@@ -209,6 +213,7 @@ pub fn start(loaded: &LoadedConfig) -> Result<Option<VrrpRuntime>, String> {
                     vrid: cfg.vrid,
                     priority: cfg.priority,
                     changes: 0,
+                    became_master: 0,
                 },
             );
         }
