@@ -231,7 +231,14 @@ fn tunnel_topology_decapsulates_and_answers_the_client_directly() {
     for (i, rs) in lab.real_servers().iter().enumerate() {
         let answer = lab.tunnel_udp_probe(rs.index, 41000 + i as u16).unwrap();
         assert_eq!(answer, rs.name);
-        let counters = lab.tunnel_agent_counters(rs.index).unwrap().snapshot();
+        // The agent counts a delivery after its write to the TUN device returns, which
+        // can be after the answer reached the client: wait for it, bounded.
+        let agent = lab.tunnel_agent_counters(rs.index).unwrap();
+        let t0 = std::time::Instant::now();
+        while agent.snapshot().delivered == 0 && t0.elapsed() < std::time::Duration::from_secs(3) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let counters = agent.snapshot();
         assert!(counters.delivered >= 1, "{counters}");
         assert_eq!(counters.dropped_total(), 0, "{counters}");
     }
