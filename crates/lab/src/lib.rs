@@ -55,17 +55,28 @@ pub mod process;
 mod services;
 pub mod spec;
 pub mod standin;
+pub mod tcp_echo;
 pub mod topology;
+pub mod traffic;
 pub mod udp_echo;
+pub mod vrrp_conf;
 
 pub use binaries::{expand_template, locate, Binary};
-pub use capture::{verify_pcap_checksums, Capture, CheckReport, Direction};
+pub use capture::{
+    pcap_frame_totals, verify_pcap_checksums, Capture, CheckReport, Direction, FrameTotals,
+};
 pub use director::{DIRECTOR_READY_TIMEOUT, NAT_DIRECTOR_TEMPLATE, ONE_ARM_DIRECTOR_TEMPLATE};
 pub use error::{LabError, Result};
 pub use lab::{KeptLab, Lab, RealServer, CURL_MAX_TIME_SECS, EXEC_TIMEOUT};
 pub use netns::{cleanup_stale, in_netns, needs_root};
 pub use process::ProcessHandle;
 pub use spec::{
-    AgentMode, LabSpec, Method, CLIENT_IP, CLIENT_IP6, DIP, RVSD_AGENT_TEMPLATE,
-    RVS_LAB_AGENT_TEMPLATE, UDP_PORT, VIP, VIP6,
+    director_client_ip, director_server_ip, AgentMode, LabSpec, Method, CLIENT_GW, CLIENT_IP,
+    CLIENT_IP6, DIP, RVSD_AGENT_TEMPLATE, RVS_LAB_AGENT_TEMPLATE, TCP_ECHO_PORT, UDP_PORT, VIP,
+    VIP6,
 };
+pub use traffic::{
+    DownloadReport, EchoLine, EchoReport, EchoSession, RequestOutcome, RequestStream, SlowDownload,
+    StreamReport,
+};
+pub use vrrp_conf::{DirectorConf, InitialState};

@@ -30,6 +30,8 @@ usage:
       Remove every kept or leftover lab (namespaces of processes that are gone, and what runs in them).
   rvs-lab udp-echo --port PORT --name NAME
       Answer every UDP datagram to PORT with NAME, from the address it was sent to.
+  rvs-lab tcp-echo [--port PORT]
+      Echo every byte of every TCP connection to PORT (default 7000) back to its sender.
   rvs-lab tunnel-agent --vip ADDR [--vip ADDR ...] [--tun NAME]
       Decapsulate IP-in-IP to the VIPs through a TUN device until SIGTERM (rvs-realserver).
 Binaries: rvsd and rvsadm are found through RVSD_BIN / RVSADM_BIN, next to rvs-lab, or in
@@ -145,6 +147,7 @@ fn main() -> ExitCode {
         Some("up") => up(&mut args),
         Some("down") => down(),
         Some("udp-echo") => udp_echo(&mut args),
+        Some("tcp-echo") => tcp_echo(&mut args),
         Some("tunnel-agent") => tunnel_agent(&mut args),
         Some("help" | "--help" | "-h") => {
             out!("{USAGE}");
@@ -462,6 +465,19 @@ fn udp_echo(args: &mut Args) -> CliResult<ExitCode> {
     let never = AtomicBool::new(false);
     rvs_lab::udp_echo::serve(port, &name, &never)
         .map_err(|e| format!("udp-echo on port {port}: {e}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tcp_echo(args: &mut Args) -> CliResult<ExitCode> {
+    let mut port = rvs_lab::TCP_ECHO_PORT;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--port" | "-p" => port = args.number(&arg)?,
+            _ => return Err(format!("tcp-echo: unknown option {arg:?}")),
+        }
+    }
+    let never = AtomicBool::new(false);
+    rvs_lab::tcp_echo::serve(port, &never).map_err(|e| format!("tcp-echo on port {port}: {e}"))?;
     Ok(ExitCode::SUCCESS)
 }
 
