@@ -11,11 +11,12 @@
 #   tshark        checksum verification of captured packets (verify_pcap_checksums)
 #   iputils-ping  reachability checks and neighbour warm-up after a topology is built
 #   procps        sysctl, inside each namespace
+#   keepalived    the VRRP peer of the failover interoperability tests (run VRRP-only in a namespace)
 set -euo pipefail
 
 [ "$(id -u)" = 0 ] || { echo "deps.sh: needs root (apt-get install)" >&2; exit 1; }
 
-PKGS="iproute2 nftables ethtool nginx curl tcpdump tshark iputils-ping procps"
+PKGS="iproute2 nftables ethtool nginx curl tcpdump tshark iputils-ping procps keepalived"
 export DEBIAN_FRONTEND=noninteractive
 
 missing=""
@@ -30,10 +31,11 @@ fi
 # tshark asks whether non-root users may capture; answer "no" up front so no prompt appears.
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 
-# The nginx package would start a system nginx on port 80 of the root namespace. The lab runs
-# its own instances inside namespaces, so keep package scripts from starting any service for
-# the duration of the install (policy-rc.d exit 101 = "action forbidden"), unless the host
-# already has its own policy.
+# The nginx package would start a system nginx on port 80 of the root namespace, and the
+# keepalived package a system keepalived (VRRP adverts and VIPs on the host's interfaces). The
+# lab runs its own instances inside namespaces, so keep package scripts from starting any
+# service for the duration of the install (policy-rc.d exit 101 = "action forbidden"), unless
+# the host already has its own policy.
 policy=/usr/sbin/policy-rc.d
 own_policy=0
 if [ ! -e "$policy" ]; then
@@ -48,8 +50,8 @@ apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing
 
-# Nor should it start at the next boot.
+# Nor should they start at the next boot.
 if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-  systemctl disable --now nginx >/dev/null 2>&1 || true
+  systemctl disable --now nginx keepalived >/dev/null 2>&1 || true
 fi
 echo "deps.sh: installed$missing"

@@ -595,3 +595,178 @@ fn a_backup_director_does_not_forward_frames_for_the_master() {
     );
     assert_eq!(ok, 20);
 }
+
+// ---------------------------------------------------------------------- keepalived
+
+/// Which program speaks VRRP on a director in an interoperability test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Speaker {
+    Rvsd,
+    Keepalived,
+}
+
+/// A two-director lab where one director runs rvsd and the other Debian's keepalived
+/// (VRRP only). `primary` (director 1, priority 150, MASTER) and the backup (director
+/// 2, priority 100, BACKUP), both preempting.
+struct Mixed {
+    pair: Pair,
+    speakers: [Speaker; 2],
+}
+
+impl Mixed {
+    fn build(method: Method, primary: Speaker) -> Option<Mixed> {
+        let on_path = std::process::Command::new("keepalived")
+            .arg("--version")
+            .output()
+            .is_ok();
+        if !on_path {
+            say("skipping: keepalived is not installed (scripts/deps.sh)");
+            return None;
+        }
+        let mut pair = Pair::build(method, false);
+        let speakers = match primary {
+            Speaker::Rvsd => [Speaker::Rvsd, Speaker::Keepalived],
+            Speaker::Keepalived => [Speaker::Keepalived, Speaker::Rvsd],
+        };
+        for (at, speaker) in speakers.iter().enumerate() {
+            let c = &mut pair.confs[at];
+            // No connection sync without a peer for it; keepalived gets no virtual
+            // servers (this kernel has no IPVS for them).
+            c.sync_daemon = false;
+            if *speaker == Speaker::Keepalived {
+                c.service_ports.clear();
+            }
+            std::fs::write(&pair.paths[at], c.text()).unwrap();
+        }
+        Some(Mixed { pair, speakers })
+    }
+
+    fn start(&self, i: usize) {
+        match self.speakers[i - 1] {
+            Speaker::Rvsd => self.pair.start(i),
+            Speaker::Keepalived => {
+                self.pair
+                    .lab
+                    .start_keepalived_at(i, &self.pair.paths[i - 1])
+                    .unwrap_or_else(|e| panic!("keepalived as director {i}: {e}"));
+            }
+        }
+    }
+
+    /// The director running rvsd.
+    fn rvsd(&self) -> usize {
+        if self.speakers[0] == Speaker::Rvsd {
+            1
+        } else {
+            2
+        }
+    }
+
+    /// A request through the VIP must be answered (rvsd is master and forwards).
+    fn request_through_vip(&self) {
+        let lab = &self.pair.lab;
+        let start = Instant::now();
+        loop {
+            match lab.curl_with(&["--max-time", "2", &lab.url("/")]) {
+                Ok(body) if body.starts_with("rs") => return,
+                other => assert!(
+                    start.elapsed() < Duration::from_secs(15),
+                    "no answer through the VIP: {other:?}\n{}",
+                    self.pair.logs()
+                ),
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// rvsd and keepalived hand the floating addresses to each other: the backup takes
+/// over from the killed primary, and the primary, restarted, preempts.
+fn interop(method: Method, primary: Speaker) {
+    let Some(mixed) = Mixed::build(method, primary) else {
+        return;
+    };
+    let pair = &mixed.pair;
+    let lab = &pair.lab;
+    let name = |i: usize| format!("{:?} (director {i})", mixed.speakers[i - 1]);
+    mixed.start(1);
+    let t = pair.wait_master(1, Duration::from_secs(15));
+    say(&format!(
+        "{method}: {} master {} after start",
+        name(1),
+        secs(t)
+    ));
+    mixed.start(2);
+    pair.wait_services(mixed.rvsd());
+    std::thread::sleep(Duration::from_secs(3));
+    for addr in pair.floating() {
+        assert_eq!(
+            lab.holders_of(addr).unwrap(),
+            [1],
+            "{} stays backup while {} advertises a higher priority\n{}",
+            name(2),
+            name(1),
+            pair.logs()
+        );
+    }
+    if mixed.rvsd() == 1 {
+        mixed.request_through_vip();
+    }
+
+    let death = Instant::now();
+    lab.kill_director(1).unwrap();
+    let budget = master_down_interval(BACKUP_PRIORITY) + TAKEOVER_MARGIN;
+    let took = pair.wait_master(2, budget);
+    say(&format!(
+        "{method}: {} killed; {} held the addresses after {} (3 x advert_int + skew = {})",
+        name(1),
+        name(2),
+        secs(took),
+        secs(master_down_interval(BACKUP_PRIORITY))
+    ));
+    if mixed.rvsd() == 2 {
+        mixed.request_through_vip();
+        say(&format!(
+            "{method}: requests answered through {} {} after the death",
+            name(2),
+            secs(death.elapsed())
+        ));
+    }
+
+    lab.revive_director(1).unwrap();
+    let back = Instant::now();
+    mixed.start(1);
+    let limit = Duration::from_secs(5) + master_down_interval(PRIMARY_PRIORITY) + TAKEOVER_MARGIN;
+    pair.wait_master(1, limit);
+    say(&format!(
+        "{method}: {} restarted and took the addresses back after {}; {} released them",
+        name(1),
+        secs(back.elapsed()),
+        name(2)
+    ));
+    if mixed.rvsd() == 1 {
+        mixed.request_through_vip();
+    }
+    let states = if mixed.rvsd() == 2 {
+        pair.vrrp_states(2)
+    } else {
+        pair.vrrp_states(1)
+    };
+    say(&format!("{method}: rvsd's VRRP states: {states:?}"));
+}
+
+#[test]
+fn keepalived_backup_takes_over_from_rvsd_and_rvsd_preempts_on_return() {
+    if needs_root() {
+        return;
+    }
+    interop(Method::Nat, Speaker::Rvsd);
+}
+
+#[test]
+fn rvsd_backup_takes_over_from_keepalived_and_keepalived_preempts_on_return() {
+    if needs_root() {
+        return;
+    }
+    interop(Method::Route, Speaker::Keepalived);
+}
