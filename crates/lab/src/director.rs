@@ -300,6 +300,42 @@ impl Lab {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// The switch ports (bridge ports in the switch namespace) director `i` is plugged
+    /// into: `dir1c`, `dir1` in a two-director NAT lab, `dir1` in DR, `dir` with one
+    /// director.
+    pub fn director_switch_ports(&self, i: usize) -> Result<Vec<String>> {
+        self.director_ns_of(i)?;
+        let base = if self.directors.len() == 1 {
+            "dir".to_owned()
+        } else {
+            format!("dir{i}")
+        };
+        Ok(match (self.spec.method, self.directors.len()) {
+            (Method::Nat, 2) => vec![format!("{base}c"), base],
+            // One director in NAT: eth0 is a veth straight to the client.
+            _ => vec![base],
+        })
+    }
+
+    /// Lets the switch flood unknown-unicast frames to the directors' ports or not
+    /// (`bridge link set dev PORT flood on|off`). A switch floods a frame whose
+    /// destination MAC it has not learned (or forgot: a port going down flushes what
+    /// was learned on it), so with flooding on, a backup director sees the frames the
+    /// clients still send to a dead master's MAC. Broadcast (ARP) and multicast (VRRP,
+    /// sync) are not affected.
+    pub fn set_director_flooding(&self, on: bool) -> Result<()> {
+        let state = if on { "on" } else { "off" };
+        for i in 1..=self.directors.len() {
+            for port in self.director_switch_ports(i)? {
+                self.exec_ok(
+                    &self.switch,
+                    &["bridge", "link", "set", "dev", &port, "flood", state],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
     /// Whether director `i`'s kernel holds IPv4 address `addr` on an interface that is
     /// up (VRRP puts the floating addresses on the master; a killed director's
     /// leftovers on its downed links do not count).

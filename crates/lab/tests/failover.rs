@@ -296,6 +296,11 @@ fn sync_traffic_per_1000(pair: &Pair) {
 fn failover(method: Method, nopreempt: bool) {
     let pair = Pair::build(method, nopreempt);
     let lab = &pair.lab;
+    // When the master's port goes down the switch forgets its MAC and floods what the
+    // clients still send there; the backup's rvsd would forward those frames before it
+    // is master (see a_backup_director_does_not_forward_frames_for_the_master), which
+    // would hide the detection window. Without that flooding the figures are VRRP's.
+    lab.set_director_flooding(false).unwrap();
     let mode = if nopreempt { "nopreempt" } else { "preempt" };
     say(&format!("{method} failover ({mode}): lab {}", lab.prefix()));
 
