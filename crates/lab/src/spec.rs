@@ -289,6 +289,8 @@ mod tests {
         spec.backend_mtu = Some(1520);
         assert!(spec.validate().is_ok());
         spec.directors = 2;
+        assert!(spec.validate().is_err(), "no MTU choice with two directors");
+        spec.backend_mtu = None;
         assert!(spec.validate().is_ok());
         spec.directors = 0;
         assert!(spec.validate().is_err());
