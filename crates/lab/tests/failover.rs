@@ -283,18 +283,24 @@ fn sync_traffic_per_1000(pair: &Pair) {
     let pcap = capture.stop().unwrap();
     let frames = pcap_frame_totals(&pcap).unwrap();
     let after_backup = sync_counters(pair, 2);
+    let backup_sync = &pair.status(2)["sync"];
     let messages = last.0 - before.0;
     let conns = last.1 - before.1;
     say(&format!(
         "{} sync traffic for 1000 new connections (burst of {}): {messages} messages, {conns} connection records, \
-         {} frames / {} bytes on the wire ({} bytes of IP), backup received {} records",
+         {} frames / {} bytes on the wire ({} bytes of IP), backup received {} records (installed or refreshed in all {}, failed {}, rejected {})",
         lab.method(),
         secs(burst),
         frames.frames,
         frames.bytes,
         frames.bytes.saturating_sub(14 * frames.frames),
-        after_backup.2 - before_backup.2
+        after_backup.2 - before_backup.2,
+        backup_sync["installed"],
+        backup_sync["install_failed"],
+        backup_sync["rejected"]
     ));
+    assert_eq!(backup_sync["install_failed"], 0, "{backup_sync}");
+    assert_eq!(backup_sync["rejected"], 0, "{backup_sync}");
     assert!(conns >= 1000, "every new connection was synced: {conns}");
     assert!(
         messages > 0 && messages <= conns,
