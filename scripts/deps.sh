@@ -13,11 +13,12 @@
 #   procps        sysctl, inside each namespace
 #   prometheus    promtool: the metrics e2e test checks rvsd's /metrics with `promtool check metrics`
 #   chromium      headless browser: the status-page test loads the page, screenshots it, dumps the DOM
+#   keepalived    the VRRP peer of the failover interoperability tests (run VRRP-only in a namespace)
 set -euo pipefail
 
 [ "$(id -u)" = 0 ] || { echo "deps.sh: needs root (apt-get install)" >&2; exit 1; }
 
-PKGS="iproute2 nftables ethtool nginx curl tcpdump tshark iputils-ping procps prometheus chromium"
+PKGS="iproute2 nftables ethtool nginx curl tcpdump tshark iputils-ping procps prometheus chromium keepalived"
 export DEBIAN_FRONTEND=noninteractive
 
 missing=""
@@ -32,10 +33,11 @@ fi
 # tshark asks whether non-root users may capture; answer "no" up front so no prompt appears.
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 
-# The nginx package would start a system nginx on port 80 of the root namespace. The lab runs
-# its own instances inside namespaces, so keep package scripts from starting any service for
-# the duration of the install (policy-rc.d exit 101 = "action forbidden"), unless the host
-# already has its own policy.
+# The nginx package would start a system nginx on port 80 of the root namespace, and the
+# keepalived package a system keepalived (VRRP adverts and VIPs on the host's interfaces). The
+# lab runs its own instances inside namespaces, so keep package scripts from starting any
+# service for the duration of the install (policy-rc.d exit 101 = "action forbidden"), unless
+# the host already has its own policy.
 policy=/usr/sbin/policy-rc.d
 own_policy=0
 if [ ! -e "$policy" ]; then
@@ -50,8 +52,8 @@ apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing
 
-# Nor should it start at the next boot.
+# Nor should they start at the next boot.
 if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-  systemctl disable --now nginx prometheus >/dev/null 2>&1 || true
+  systemctl disable --now nginx prometheus keepalived >/dev/null 2>&1 || true
 fi
 echo "deps.sh: installed$missing"

@@ -339,9 +339,104 @@ pub(crate) fn parse_tshark_fields(text: &str) -> CheckReport {
     report
 }
 
+/// Sizes of the frames in a capture: how many and how many bytes on the wire.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FrameTotals {
+    pub frames: u64,
+    /// Sum of the frames' original lengths (Ethernet header included).
+    pub bytes: u64,
+}
+
+/// Counts the frames of a classic pcap file (what tcpdump writes) and their bytes.
+pub fn pcap_frame_totals(path: &Path) -> Result<FrameTotals> {
+    let bytes = fs::read(path).map_err(|e| LabError::io(path.display().to_string(), e))?;
+    parse_pcap_totals(&bytes).map_err(|why| LabError::invalid(format!("{}: {why}", path.display())))
+}
+
+/// The classic pcap format: a 24-byte file header whose magic gives the byte order,
+/// then per frame a 16-byte header (seconds, fraction, captured length, original
+/// length) and the captured bytes. A file cut short in its last frame (tcpdump killed
+/// mid-write) counts the frames before it.
+pub fn parse_pcap_totals(data: &[u8]) -> std::result::Result<FrameTotals, String> {
+    const FILE_HEADER: usize = 24;
+    const FRAME_HEADER: usize = 16;
+    let magic = data.get(..4).ok_or("shorter than a pcap header")?;
+    let little = match magic {
+        [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1] => true,
+        [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d] => false,
+        _ => return Err("not a classic pcap file (unknown magic)".to_owned()),
+    };
+    let word = |at: usize| -> Option<u32> {
+        let b: [u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
+        Some(if little {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    };
+    if data.len() < FILE_HEADER {
+        return Err("shorter than a pcap header".to_owned());
+    }
+    let mut totals = FrameTotals::default();
+    let mut at = FILE_HEADER;
+    while let (Some(captured), Some(original)) = (word(at + 8), word(at + 12)) {
+        let end = (at + FRAME_HEADER).saturating_add(captured as usize);
+        if end > data.len() {
+            break;
+        }
+        totals.frames += 1;
+        totals.bytes += u64::from(original);
+        at = end;
+    }
+    Ok(totals)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pcap(frames: &[(u32, u32)]) -> Vec<u8> {
+        let mut v = vec![0xd4, 0xc3, 0xb2, 0xa1];
+        v.extend_from_slice(&[2, 0, 4, 0]);
+        v.extend_from_slice(&[0; 12]);
+        v.extend_from_slice(&[1, 0, 0, 0]);
+        for &(captured, original) in frames {
+            v.extend_from_slice(&[0; 8]);
+            v.extend_from_slice(&captured.to_le_bytes());
+            v.extend_from_slice(&original.to_le_bytes());
+            v.extend(std::iter::repeat_n(0u8, captured as usize));
+        }
+        v
+    }
+
+    #[test]
+    fn pcap_frames_and_bytes_are_counted() {
+        let data = pcap(&[(60, 60), (100, 1514), (42, 42)]);
+        assert_eq!(
+            parse_pcap_totals(&data).unwrap(),
+            FrameTotals {
+                frames: 3,
+                bytes: 1616
+            }
+        );
+        // Cut in the last frame: the first two count.
+        let cut = &data[..data.len() - 10];
+        assert_eq!(parse_pcap_totals(cut).unwrap().frames, 2);
+        assert!(parse_pcap_totals(b"nope").is_err());
+        assert!(parse_pcap_totals(&data[..10]).is_err());
+    }
+
+    proptest::proptest! {
+        /// Any bytes: an answer or an error, never a panic.
+        #[test]
+        fn pcap_parser_takes_any_bytes(tail in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let mut data = pcap(&[]);
+            data.extend_from_slice(&tail);
+            let t = parse_pcap_totals(&data).unwrap();
+            proptest::prop_assert!(t.frames as usize <= tail.len() / 16);
+            let _ = parse_pcap_totals(&tail);
+        }
+    }
 
     #[test]
     fn tshark_fields_are_counted_per_protocol() {

@@ -71,7 +71,10 @@ pub struct Lab {
     /// In creation order.
     pub(crate) namespaces: Vec<String>,
     pub(crate) client: String,
+    /// The first director's namespace (`dir`, or `dir1` with two directors).
     pub(crate) director: String,
+    /// Every director's namespace, director 1 first.
+    pub(crate) directors: Vec<String>,
     pub(crate) router: Option<String>,
     pub(crate) switch: String,
     pub(crate) real_servers: Vec<RealServer>,
@@ -80,7 +83,8 @@ pub struct Lab {
     pub(crate) agent_counters: Vec<Option<Arc<TunnelCounters>>>,
     pub(crate) processes: Mutex<Vec<Tracked>>,
     pub(crate) background: Mutex<Vec<Background>>,
-    pub(crate) director_process: Mutex<Option<ProcessHandle>>,
+    /// The running director process of each director, by index - 1.
+    pub(crate) director_process: Mutex<Vec<Option<ProcessHandle>>>,
     pub(crate) spawned: AtomicU32,
     pub(crate) kept: bool,
 }
@@ -120,10 +124,19 @@ impl Lab {
                 nginx: None,
             })
             .collect();
+        let directors: Vec<String> = if spec.directors == 1 {
+            vec![name("dir")]
+        } else {
+            (1..=spec.directors)
+                .map(|i| name(&format!("dir{i}")))
+                .collect()
+        };
         let mut lab = Lab {
             spec: spec.clone(),
             client: name("cli"),
-            director: name("dir"),
+            director: directors[0].clone(),
+            director_process: Mutex::new(vec![None; directors.len()]),
+            directors,
             router: (spec.method != Method::Nat).then(|| name("rt")),
             switch: name("sw"),
             prefix,
@@ -134,7 +147,6 @@ impl Lab {
             agent_counters: vec![None; spec.real_servers],
             processes: Mutex::new(Vec::new()),
             background: Mutex::new(Vec::new()),
-            director_process: Mutex::new(None),
             spawned: AtomicU32::new(0),
             kept: false,
         };
@@ -173,9 +185,27 @@ impl Lab {
         &self.client
     }
 
-    /// The director's namespace.
+    /// The director's namespace (the first director's, with two).
     pub fn director_ns(&self) -> &str {
         &self.director
+    }
+
+    /// How many directors the lab has.
+    pub fn director_count(&self) -> usize {
+        self.directors.len()
+    }
+
+    /// Director `i`'s namespace (1-based: `dir1`, `dir2`; `dir` in a one-director lab).
+    pub fn director_ns_of(&self, i: usize) -> Result<&str> {
+        i.checked_sub(1)
+            .and_then(|at| self.directors.get(at))
+            .map(String::as_str)
+            .ok_or_else(|| {
+                LabError::invalid(format!(
+                    "no director {i}: the lab has {} (1-based)",
+                    self.directors.len()
+                ))
+            })
     }
 
     /// The router's namespace (DR and tunnel topologies).
@@ -322,6 +352,45 @@ impl Lab {
         };
         let mut child = tracked.child;
         process::terminate(&mut child, grace)
+    }
+
+    /// Kills a spawned process at once (SIGKILL: no handler runs, as when a host dies)
+    /// and reaps it; returns how it ended.
+    pub fn kill(&self, handle: &ProcessHandle) -> Option<ExitStatus> {
+        let tracked = {
+            let mut procs = lock(&self.processes);
+            let at = procs.iter().position(|t| t.handle.pid == handle.pid)?;
+            procs.swap_remove(at)
+        };
+        let mut child = tracked.child;
+        process::signal(handle.pid, libc::SIGKILL);
+        match process::wait_bounded(&mut child, Duration::from_secs(5)) {
+            Ok(Some(status)) => Some(status),
+            _ => {
+                let _ = child.kill();
+                child.wait().ok()
+            }
+        }
+    }
+
+    /// Waits at most `timeout` for a spawned process to exit by itself; its exit status
+    /// if it did (it is then reaped and no longer tracked), `None` if it still runs.
+    pub fn wait(&self, handle: &ProcessHandle, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            {
+                let mut procs = lock(&self.processes);
+                let at = procs.iter().position(|t| t.handle.pid == handle.pid)?;
+                if let Ok(Some(status)) = procs[at].child.try_wait() {
+                    procs.swap_remove(at);
+                    return Some(status);
+                }
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Sends `signal` (e.g. `libc::SIGHUP`) to a spawned process that still runs.

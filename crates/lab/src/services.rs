@@ -15,8 +15,8 @@ use crate::error::{tail, LabError, Result};
 use crate::lab::{lock, Background, Lab, RealServer};
 use crate::netns::in_netns;
 use crate::process::ProcessHandle;
-use crate::spec::{AgentMode, Method, UDP_PORT, VIP, VIP6};
-use crate::udp_echo;
+use crate::spec::{AgentMode, Method, TCP_ECHO_PORT, UDP_PORT, VIP, VIP6};
+use crate::{tcp_echo, udp_echo};
 
 /// Longest wait for one service to become ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -31,9 +31,9 @@ impl Lab {
                 self.start_nginx(i)?;
             }
         }
+        let binary = locate(Binary::RvsLab).ok();
+        let servers = self.real_servers.clone();
         if self.spec.udp {
-            let binary = locate(Binary::RvsLab).ok();
-            let servers = self.real_servers.clone();
             for rs in &servers {
                 match &binary {
                     Some(path) => self.start_udp_echo_process(rs, &path.display().to_string())?,
@@ -41,7 +41,68 @@ impl Lab {
                 }
             }
         }
+        if self.spec.tcp_echo {
+            for rs in &servers {
+                match &binary {
+                    Some(path) => self.start_tcp_echo_process(rs, &path.display().to_string())?,
+                    None => self.start_tcp_echo_thread(rs)?,
+                }
+            }
+        }
         Ok(())
+    }
+
+    fn start_tcp_echo_process(&self, rs: &RealServer, binary: &str) -> Result<()> {
+        let port = TCP_ECHO_PORT.to_string();
+        let handle = self.spawn_labeled(
+            &format!("tcp-echo-{}", rs.name),
+            &rs.ns,
+            &[binary, "tcp-echo", "--port", &port],
+        )?;
+        self.wait_ready(
+            &handle,
+            &format!("TCP echo responder in {}", rs.name),
+            || {
+                fs::read_to_string(&handle.log)
+                    .map(|s| s.contains(tcp_echo::READY_LINE))
+                    .unwrap_or(false)
+            },
+        )
+    }
+
+    /// Without the rvs-lab binary, the TCP echo responder runs as a thread of this
+    /// process inside the server's namespace.
+    fn start_tcp_echo_thread(&self, rs: &RealServer) -> Result<()> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let (ns, name) = (rs.ns.clone(), rs.name.clone());
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let outcome = in_netns(&ns, || {
+                tcp_echo::serve_with(TCP_ECHO_PORT, &flag, || {
+                    let _ = ready_tx.send(());
+                })
+            });
+            let problem = match outcome {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(e) => Some(e.to_string()),
+            };
+            if let Some(e) = problem {
+                crate::lab::eprintln_visible(&format!("rvs-lab: TCP echo responder {name}: {e}"));
+            }
+        });
+        lock(&self.background).push(Background {
+            label: format!("TCP echo responder {}", rs.name),
+            stop,
+            thread: Some(thread),
+        });
+        ready_rx.recv_timeout(READY_TIMEOUT).map_err(|_| {
+            LabError::invalid(format!(
+                "TCP echo responder thread in {} did not start",
+                rs.name
+            ))
+        })
     }
 
     /// Stops real server `name`'s nginx (as an administrator would, or a crash):

@@ -24,6 +24,10 @@ pub const DIP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 pub const UDP_PORT: u16 = 5000;
 /// Most real servers a lab can have.
 pub const MAX_REAL_SERVERS: usize = 9;
+/// Most directors a lab can have (a primary and a backup).
+pub const MAX_DIRECTORS: usize = 2;
+/// TCP port of the real servers' echo responders.
+pub const TCP_ECHO_PORT: u16 = 7000;
 
 /// The forwarding method a topology is built for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -129,6 +133,14 @@ pub struct LabSpec {
     /// 1520 so that tunnelled full-size packets fit. `None`: 1500 everywhere, and a
     /// tunnelling director must send "fragmentation needed" for full-size packets.
     pub backend_mtu: Option<u32>,
+    /// Directors: 1, or 2 for failover (NAT and DR only, IPv4 only). With two, the
+    /// addresses the single director holds ([`CLIENT_GW`] in NAT, [`DIP`]) float
+    /// between them (VRRP puts them on the master) and each director has its own:
+    /// [`director_client_ip`] and [`director_server_ip`].
+    pub directors: usize,
+    /// A TCP echo responder on [`TCP_ECHO_PORT`] in every real server (for
+    /// interactive sessions that must survive a failover).
+    pub tcp_echo: bool,
 }
 
 impl Default for LabSpec {
@@ -144,6 +156,8 @@ impl Default for LabSpec {
             hosts_full_checksums: false,
             tunnel_agent: AgentMode::InProcess,
             backend_mtu: None,
+            directors: 1,
+            tcp_echo: true,
         }
     }
 }
@@ -163,6 +177,20 @@ impl LabSpec {
                 return Err(format!("backend_mtu must be 1280..=65535, not {mtu}"));
             }
         }
+        if self.directors == 0 || self.directors > MAX_DIRECTORS {
+            return Err(format!(
+                "directors must be 1..={MAX_DIRECTORS}, not {}",
+                self.directors
+            ));
+        }
+        if self.directors > 1
+            && (self.method == Method::Tunnel || self.ipv6 || self.backend_mtu.is_some())
+        {
+            return Err(
+                "two directors: NAT or DR over IPv4 with the default MTU only (no failover topology for the rest)"
+                    .to_owned(),
+            );
+        }
         if self.real_servers == 0 || self.real_servers > MAX_REAL_SERVERS {
             return Err(format!(
                 "real_servers must be 1..={MAX_REAL_SERVERS}, not {}",
@@ -181,6 +209,18 @@ pub fn real_server_ip(method: Method, i: usize) -> Ipv4Addr {
         Method::Tunnel => 70,
     };
     Ipv4Addr::new(198, 51, 100, base + i as u8)
+}
+
+/// Director `i`'s (1-based) own address on the client side in a two-director NAT lab:
+/// 203.0.113.11, 203.0.113.12.
+pub fn director_client_ip(i: usize) -> Ipv4Addr {
+    Ipv4Addr::new(203, 0, 113, 10 + i as u8)
+}
+
+/// Director `i`'s (1-based) own address on the server side in a two-director lab:
+/// 198.51.100.2, 198.51.100.3 (the floating [`DIP`] is .1).
+pub fn director_server_ip(i: usize) -> Ipv4Addr {
+    Ipv4Addr::new(198, 51, 100, 1 + i as u8)
 }
 
 /// IPv6 address of real server `i`: 2001:db8:5::11.. (::71.. for the tunnel topology),
@@ -248,5 +288,27 @@ mod tests {
         assert!(spec.validate().is_err());
         spec.backend_mtu = Some(1520);
         assert!(spec.validate().is_ok());
+        spec.directors = 2;
+        assert!(spec.validate().is_err(), "no MTU choice with two directors");
+        spec.backend_mtu = None;
+        assert!(spec.validate().is_ok());
+        spec.directors = 0;
+        assert!(spec.validate().is_err());
+        spec.directors = 3;
+        assert!(spec.validate().is_err());
+        spec.directors = 2;
+        spec.method = Method::Tunnel;
+        assert!(spec.validate().is_err());
+        spec.method = Method::Nat;
+        spec.ipv6 = true;
+        assert!(spec.validate().is_err());
+    }
+
+    #[test]
+    fn director_addresses_follow_the_plan() {
+        assert_eq!(director_client_ip(1).to_string(), "203.0.113.11");
+        assert_eq!(director_client_ip(2).to_string(), "203.0.113.12");
+        assert_eq!(director_server_ip(1).to_string(), "198.51.100.2");
+        assert_eq!(director_server_ip(2).to_string(), "198.51.100.3");
     }
 }

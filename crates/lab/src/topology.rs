@@ -14,6 +14,20 @@
 //!                    rp_filter=0                                              VIP on lo, tunnel agent, rp_filter=0
 //! ```
 //!
+//! With two directors (failover; NAT and DR, IPv4), the addresses the single director
+//! holds float (VRRP puts them on the master) and each director has its own:
+//!
+//! ```text
+//! NAT2   cli eth0 203.0.113.2 (gw .1) ── sw brc ─┬─ dir1 eth0 203.0.113.11, eth1 198.51.100.2 ─┬─ sw br0 ── rsN (gw 198.51.100.1)
+//!                                                └─ dir2 eth0 203.0.113.12, eth1 198.51.100.3 ─┘
+//!        floating: 203.0.113.1 (client side), 198.51.100.1 (server side); ip_forward=1 on both
+//!
+//! DR2    cli ── rt (route VIP via 198.51.100.1) ── sw br0 ─┬─ dir1 eth0 198.51.100.2 (gw .254)
+//!                                                          ├─ dir2 eth0 198.51.100.3 (gw .254)
+//!                                                          └─ rsN (gw .254, VIP on lo)
+//!        floating: 198.51.100.1 (the DIP the router sends the VIP to)
+//! ```
+//!
 //! IPv6 (when asked): client 2001:db8:c::2/64 (gw ::1); servers 2001:db8:5::1N/64
 //! (::7N in TUN); the director 2001:db8:c::1 and 2001:db8:5::1 (NAT), 2001:db8:5::1
 //! (DR), 2001:db8:d::1 (TUN, router 2001:db8:d::fe); routers ::fe on the server side;
@@ -23,7 +37,10 @@ use crate::error::{LabError, Result};
 use crate::lab::Lab;
 use crate::netns::{self, ip, set_sysctls};
 use crate::process::run_with_timeout;
-use crate::spec::{Method, CLIENT_GW, CLIENT_GW6, CLIENT_IP, CLIENT_IP6, DIP, VIP, VIP6};
+use crate::spec::{
+    director_client_ip, director_server_ip, Method, CLIENT_GW, CLIENT_GW6, CLIENT_IP, CLIENT_IP6,
+    DIP, VIP, VIP6,
+};
 
 /// Attempts of each reachability ping (1 packet, 2 s each).
 const PING_TRIES: usize = 3;
@@ -62,7 +79,8 @@ fn preflight(spec: &crate::spec::LabSpec) -> Result<()> {
 impl Lab {
     pub(crate) fn build_topology(&mut self) -> Result<()> {
         preflight(&self.spec)?;
-        let mut roles = vec![self.client.clone(), self.director.clone()];
+        let mut roles = vec![self.client.clone()];
+        roles.extend(self.directors.iter().cloned());
         roles.extend(self.router.clone());
         roles.push(self.switch.clone());
         roles.extend(self.real_servers.iter().map(|rs| rs.ns.clone()));
@@ -76,10 +94,15 @@ impl Lab {
             self.namespaces.push(ns.clone());
             self.base_sysctls(&ns)?;
         }
-        match self.spec.method {
-            Method::Nat => self.build_nat()?,
-            Method::Route => self.build_route()?,
-            Method::Tunnel => self.build_tunnel()?,
+        match (self.spec.method, self.directors.len()) {
+            (Method::Nat, 1) => self.build_nat()?,
+            (Method::Route, 1) => self.build_route()?,
+            (Method::Tunnel, 1) => self.build_tunnel()?,
+            (Method::Nat, _) => self.build_nat_pair()?,
+            (Method::Route, _) => self.build_route_pair()?,
+            (Method::Tunnel, _) => {
+                return Err(LabError::invalid("no two-director tunnel topology"));
+            }
         }
         self.set_offloads()?;
         self.set_backend_mtu()?;
@@ -276,6 +299,70 @@ impl Lab {
         self.real_server_side("br0", 24, "198.51.100.254", "2001:db8:5::fe")
     }
 
+    /// NAT with two directors: a client-side bridge and the server-side bridge, each
+    /// director on both; the gateways float (see the module documentation).
+    fn build_nat_pair(&mut self) -> Result<()> {
+        let cli = self.client.clone();
+        self.bridge("brc")?;
+        self.bridge("br0")?;
+        self.plug(&cli, "eth0", "cli", "brc")?;
+        self.client_side()?;
+        for (at, dir) in self.directors.clone().iter().enumerate() {
+            let i = at + 1;
+            self.plug(dir, "eth0", &format!("dir{i}c"), "brc")?;
+            self.plug(dir, "eth1", &format!("dir{i}"), "br0")?;
+            self.addr(dir, "eth0", &format!("{}/24", director_client_ip(i)))?;
+            self.addr(dir, "eth1", &format!("{}/24", director_server_ip(i)))?;
+            self.forwarding(dir)?;
+        }
+        self.real_server_side("br0", 24, &DIP.to_string(), "2001:db8:5::1")
+    }
+
+    /// DR with two directors on the one LAN; the router sends the VIP to the floating
+    /// DIP.
+    fn build_route_pair(&mut self) -> Result<()> {
+        let cli = self.client.clone();
+        let rt = self
+            .router
+            .clone()
+            .ok_or_else(|| LabError::invalid("DR needs a router"))?;
+        self.veth(&cli, "eth0", &rt, "eth0")?;
+        self.bridge("br0")?;
+        self.plug(&rt, "eth1", "rt", "br0")?;
+        self.client_side()?;
+        self.addr(&rt, "eth0", &format!("{CLIENT_GW}/24"))?;
+        self.addr(&rt, "eth1", "198.51.100.254/24")?;
+        self.route(&rt, &format!("{VIP}/32"), &DIP.to_string())?;
+        self.forwarding(&rt)?;
+        for (at, dir) in self.directors.clone().iter().enumerate() {
+            let i = at + 1;
+            self.plug(dir, "eth0", &format!("dir{i}"), "br0")?;
+            self.addr(dir, "eth0", &format!("{}/24", director_server_ip(i)))?;
+            self.director_routes(dir)?;
+            set_sysctls(dir, &[("net.ipv4.conf.all.send_redirects", "0")])?;
+        }
+        self.real_server_side("br0", 24, "198.51.100.254", "2001:db8:5::fe")
+    }
+
+    /// The routes of a director that go away when its links go down (its default
+    /// route in DR and TUN); idempotent.
+    pub(crate) fn director_routes(&self, ns: &str) -> Result<()> {
+        let gw = match self.spec.method {
+            Method::Nat => return Ok(()),
+            Method::Route => "198.51.100.254",
+            Method::Tunnel => "198.51.100.62",
+        };
+        ip(&["-n", ns, "-4", "route", "replace", "default", "via", gw])?;
+        if self.spec.ipv6 {
+            let gw6 = match self.spec.method {
+                Method::Route => "2001:db8:5::fe",
+                _ => "2001:db8:d::fe",
+            };
+            ip(&["-n", ns, "-6", "route", "replace", "default", "via", gw6])?;
+        }
+        Ok(())
+    }
+
     fn build_tunnel(&mut self) -> Result<()> {
         let (cli, dir) = (self.client.clone(), self.director.clone());
         let rt = self
@@ -337,6 +424,9 @@ impl Lab {
     /// Pings along every path the topology must have (also fills the neighbour
     /// caches, the director's included).
     fn check_reachability(&self) -> Result<()> {
+        if self.directors.len() > 1 {
+            return self.check_pair_reachability();
+        }
         let mut paths: Vec<(&str, String)> = Vec::new();
         let cli = self.client.as_str();
         let dir = self.director.as_str();
@@ -355,6 +445,33 @@ impl Lab {
                     paths.push((dir, ip6.to_string()));
                     paths.push((cli, ip6.to_string()));
                 }
+            }
+        }
+        for (from, to) in paths {
+            self.ping(from, &to)?;
+        }
+        Ok(())
+    }
+
+    /// Two directors: the floating addresses are not up yet (VRRP puts them up), so
+    /// only the fixed ones are checked.
+    fn check_pair_reachability(&self) -> Result<()> {
+        let mut paths: Vec<(&str, String)> = Vec::new();
+        let cli = self.client.as_str();
+        if self.spec.method == Method::Route {
+            paths.push((cli, CLIENT_GW.to_string()));
+            for rs in &self.real_servers {
+                paths.push((cli, rs.ip.to_string()));
+            }
+        }
+        for (at, dir) in self.directors.iter().enumerate() {
+            let i = at + 1;
+            match self.spec.method {
+                Method::Nat => paths.push((cli, director_client_ip(i).to_string())),
+                _ => paths.push((cli, director_server_ip(i).to_string())),
+            }
+            for rs in &self.real_servers {
+                paths.push((dir.as_str(), rs.ip.to_string()));
             }
         }
         for (from, to) in paths {

@@ -18,7 +18,7 @@ use rvs_core::director::sync::SyncRecord;
 use rvs_core::director::{ConnInfo, Director, Rx, Verdict};
 use rvs_core::service::{PortId, Snapshot};
 use rvs_core::Time;
-use rvs_io::{NeighCache, RxRing, TxRing};
+use rvs_io::{NeighCache, PacketType, RxRing, TxRing};
 
 /// Frames waiting for a neighbour resolution, at most this many per worker.
 const PENDING_MAX: usize = 512;
@@ -54,6 +54,8 @@ pub struct WorkerStats {
     pub conns: AtomicU64,
     pub polls: AtomicU64,
     pub synced_installed: AtomicU64,
+    /// Frames addressed to another host's MAC, ignored.
+    pub other_host: AtomicU64,
     pub synced_failed: AtomicU64,
 }
 
@@ -123,6 +125,12 @@ impl Worker {
                 frames += rxs[p].recv_batch(BATCH, |f| {
                     if f.is_truncated() {
                         bump(&stats.truncated, 1);
+                        return;
+                    }
+                    // A frame for another host's MAC (a switch flooding unknown unicast,
+                    // e.g. to a VRRP backup): the kernel would drop it before IP; so do we.
+                    if matches!(f.packet_type(), PacketType::OtherHost | PacketType::Outgoing) {
+                        bump(&stats.other_host, 1);
                         return;
                     }
                     let (start, len, partial) = (f.start(), f.len(), f.csum_partial());

@@ -80,11 +80,12 @@ impl Director {
         }
         let c = *A::table_ref(&self.tables).get(slot);
         let state = c.state();
+        // Like IPVS, a change *to* ESTABLISHED waits for the packet threshold (the 3rd
+        // inbound packet follows at once); closing states go out at once.
         let changed = state != old_state
             && matches!(
                 state,
-                ConnState::Established
-                    | ConnState::FinWait
+                ConnState::FinWait
                     | ConnState::CloseWait
                     | ConnState::TimeWait
                     | ConnState::Close

@@ -848,7 +848,7 @@ fn synced_connections_continue_on_the_backup() {
         master.run(&c(TCP_ACK), CLIENT_PORT, t(2));
     }
     master.dir.take_sync(&mut records);
-    // Established at the 2nd packet (a state change), then the 3rd packet (threshold).
+    // The 3rd inbound packet (the threshold) sends it, established by then.
     assert!(records.iter().any(|r| r.template), "{records:?}");
     let conn = records.iter().rev().find(|r| !r.template).unwrap();
     assert_eq!(conn.state, ConnState::Established);

@@ -6,9 +6,11 @@ use std::net::IpAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use std::time::{Duration, Instant};
+
 use rvs_lab::{
-    cleanup_stale, AgentMode, Lab, LabError, LabSpec, Method, RVSD_AGENT_TEMPLATE,
-    RVS_LAB_AGENT_TEMPLATE, VIP, VIP6,
+    cleanup_stale, AgentMode, DirectorConf, InitialState, Lab, LabError, LabSpec, Method,
+    RVSD_AGENT_TEMPLATE, RVS_LAB_AGENT_TEMPLATE, VIP, VIP6,
 };
 use rvs_realserver::TunnelAgentConfig;
 
@@ -24,12 +26,18 @@ usage:
       --backend-mtu  MTU behind the client's gateway (e.g. 1520: room for the tunnel header)
       --director-cmd  default '{rvsd} -i eth0 -i eth1 --socket {sock}' (nat), '{rvsd} -i eth0 --socket {sock}'
       --agent-cmd     tunnel real servers' agent, default '{rvsd} realserver --tunnel {vip_args}'
-  rvs-lab up [--method nat|dr|tun] [--real-servers N] [--ipv6] [--backend-mtu N]
+  rvs-lab demo --directors 2 [--method nat|dr] [--nopreempt] [--requests N] [--scheduler NAME]
+      Two rvsd directors from keepalived.conf (VRRP and connection sync): requests through the
+      VIP, the primary killed (SIGKILL, links down), the backup taking over, the primary back
+      (preempting, or not with --nopreempt), requests after each step.
+  rvs-lab up [--method nat|dr|tun] [--directors 1|2] [--real-servers N] [--ipv6] [--backend-mtu N]
       Build a lab and keep it (tunnel agents: '{rvs_lab} tunnel-agent {vip_args}'); prints its namespaces.
   rvs-lab down
       Remove every kept or leftover lab (namespaces of processes that are gone, and what runs in them).
   rvs-lab udp-echo --port PORT --name NAME
       Answer every UDP datagram to PORT with NAME, from the address it was sent to.
+  rvs-lab tcp-echo [--port PORT]
+      Echo every byte of every TCP connection to PORT (default 7000) back to its sender.
   rvs-lab tunnel-agent --vip ADDR [--vip ADDR ...] [--tun NAME]
       Decapsulate IP-in-IP to the VIPs through a TUN device until SIGTERM (rvs-realserver).
 Binaries: rvsd and rvsadm are found through RVSD_BIN / RVSADM_BIN, next to rvs-lab, or in
@@ -145,6 +153,7 @@ fn main() -> ExitCode {
         Some("up") => up(&mut args),
         Some("down") => down(),
         Some("udp-echo") => udp_echo(&mut args),
+        Some("tcp-echo") => tcp_echo(&mut args),
         Some("tunnel-agent") => tunnel_agent(&mut args),
         Some("help" | "--help" | "-h") => {
             out!("{USAGE}");
@@ -184,6 +193,7 @@ struct DemoOptions {
     keep: bool,
     stand_in: bool,
     director_cmd: Option<String>,
+    nopreempt: bool,
 }
 
 fn parse_demo(args: &mut Args) -> CliResult<DemoOptions> {
@@ -195,6 +205,7 @@ fn parse_demo(args: &mut Args) -> CliResult<DemoOptions> {
         keep: false,
         stand_in: false,
         director_cmd: None,
+        nopreempt: false,
     };
     let mut agent_cmd = None;
     while let Some(arg) = args.next() {
@@ -220,6 +231,8 @@ fn parse_demo(args: &mut Args) -> CliResult<DemoOptions> {
             "--stand-in" => opts.stand_in = true,
             "--director-cmd" => opts.director_cmd = Some(args.value(&arg)?),
             "--agent-cmd" => agent_cmd = Some(args.value(&arg)?),
+            "--directors" => opts.spec.directors = args.number(&arg)?,
+            "--nopreempt" => opts.nopreempt = true,
             _ => return Err(format!("demo: unknown option {arg:?}\n{USAGE}")),
         }
     }
@@ -228,6 +241,15 @@ fn parse_demo(args: &mut Args) -> CliResult<DemoOptions> {
     }
     if !opts.weights.is_empty() {
         opts.spec.real_servers = opts.weights.len();
+    }
+    if opts.spec.directors > 1 && (opts.stand_in || opts.director_cmd.is_some() || opts.keep) {
+        return Err(
+            "--directors 2: runs rvsd from keepalived.conf on both; --stand-in, --director-cmd and --keep do not apply"
+                .to_owned(),
+        );
+    }
+    if opts.nopreempt && opts.spec.directors < 2 {
+        return Err("--nopreempt: only with --directors 2".to_owned());
     }
     opts.spec.tunnel_agent =
         AgentMode::Command(agent_cmd.unwrap_or_else(|| RVSD_AGENT_TEMPLATE.to_owned()));
@@ -246,6 +268,9 @@ fn describe(lab: &Lab) -> String {
 fn demo(args: &mut Args) -> CliResult<ExitCode> {
     let opts = parse_demo(args)?;
     require_root("rvs-lab demo")?;
+    if opts.spec.directors > 1 {
+        return failover_demo(&opts);
+    }
     let method = opts.spec.method;
     if opts.stand_in && method == Method::Tunnel {
         return Err("--stand-in: the kernel here cannot encapsulate (no ipip module), so the tunnel method has no stand-in; it needs rvsd".to_owned());
@@ -395,6 +420,163 @@ fn report_director(lab: &Lab, opts: &DemoOptions) {
     }
 }
 
+/// The floating addresses of a two-director lab.
+fn floating(method: Method) -> Vec<std::net::Ipv4Addr> {
+    match method {
+        Method::Nat => vec![rvs_lab::CLIENT_GW, rvs_lab::DIP],
+        _ => vec![rvs_lab::DIP],
+    }
+}
+
+/// Waits until director `i` holds every floating address; the time it took.
+fn wait_master(lab: &Lab, i: usize, limit: Duration) -> CliResult<Duration> {
+    let start = Instant::now();
+    for addr in floating(lab.method()) {
+        let left = limit.saturating_sub(start.elapsed());
+        lab.wait_for_holder(addr, i, left).map_err(|e| {
+            format!(
+                "{e}\n--- director {i} ---\n{}",
+                tail_lines(&lab.director_log_of(i), 15)
+            )
+        })?;
+    }
+    Ok(start.elapsed())
+}
+
+fn tail_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Sends `n` requests through the VIP, printing who answered; the failures.
+fn demo_requests(lab: &Lab, n: usize, label: &str) -> usize {
+    let mut failures = 0;
+    for i in 1..=n {
+        match lab.curl_with(&["--max-time", "2", &lab.url("/")]) {
+            Ok(body) => out!("  request {i} ({label}) -> {}", body.trim()),
+            Err(e) => {
+                failures += 1;
+                out!(
+                    "  request {i} ({label}) -> failed: {}",
+                    first_line(&e.to_string())
+                );
+            }
+        }
+    }
+    failures
+}
+
+/// `rvs-lab demo --directors 2`: see the usage.
+fn failover_demo(opts: &DemoOptions) -> CliResult<ExitCode> {
+    let method = opts.spec.method;
+    rvs_lab::locate(rvs_lab::Binary::Rvsd).map_err(lab_error)?;
+    rvs_lab::locate(rvs_lab::Binary::Rvsadm).map_err(lab_error)?;
+    out!(
+        "building the {method} lab with two directors ({} real servers)...",
+        opts.spec.real_servers
+    );
+    catch_interrupts();
+    let lab = Lab::build(&opts.spec).map_err(lab_error)?;
+    out!("  namespaces {}", describe(&lab));
+    let servers: Vec<std::net::Ipv4Addr> = lab.real_servers().iter().map(|r| r.ip).collect();
+    let mut templates = Vec::new();
+    for (i, priority) in [(1, 150), (2, 100)] {
+        let state = if i == 1 && !opts.nopreempt {
+            InitialState::Master
+        } else {
+            InitialState::Backup
+        };
+        let mut conf = DirectorConf::new(method, i, state, priority);
+        conf.nopreempt = opts.nopreempt;
+        conf.scheduler = opts.scheduler.clone();
+        conf.service_ports = vec![80, rvs_lab::TCP_ECHO_PORT];
+        conf.real_servers = servers.clone();
+        let path = lab.dir().join(format!("d{i}.conf"));
+        std::fs::write(&path, conf.text()).map_err(|e| format!("{}: {e}", path.display()))?;
+        out!(
+            "director {i}: state {}, priority {priority}{}, keepalived.conf {}",
+            match state {
+                InitialState::Master => "MASTER",
+                InitialState::Backup => "BACKUP",
+            },
+            if opts.nopreempt { ", nopreempt" } else { "" },
+            path.display()
+        );
+        templates.push(format!(
+            "{{rvsd}} {{ifaces}} --socket {{sock}} -f {}",
+            path.display()
+        ));
+    }
+    let addrs = floating(method)
+        .iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut failures = 0;
+    let start = |i: usize| -> CliResult<()> {
+        out!("starting director {i}: {}", templates[i - 1]);
+        lab.start_director_at(i, Some(&templates[i - 1]))
+            .map(drop)
+            .map_err(lab_error)
+    };
+    start(1)?;
+    let t = wait_master(&lab, 1, Duration::from_secs(15))?;
+    out!(
+        "director 1 is master after {:.2} s (holds {addrs})",
+        t.as_secs_f64()
+    );
+    start(2)?;
+    // Let the checkers of both find the real servers.
+    std::thread::sleep(Duration::from_secs(3));
+    if interrupted() {
+        return Ok(ExitCode::from(130));
+    }
+    failures += demo_requests(&lab, opts.requests, "through director 1");
+
+    out!("killing director 1: SIGKILL of rvsd, its links down");
+    lab.kill_director(1).map_err(lab_error)?;
+    let t = wait_master(&lab, 2, Duration::from_secs(10))?;
+    out!(
+        "director 2 holds {addrs} {:.2} s after the death (3 x advert_int + skew = 3.61 s)",
+        t.as_secs_f64()
+    );
+    failures += demo_requests(&lab, opts.requests, "through director 2");
+    if interrupted() {
+        return Ok(ExitCode::from(130));
+    }
+
+    out!("director 1 comes back: links up, rvsd started again");
+    lab.revive_director(1).map_err(lab_error)?;
+    start(1)?;
+    if opts.nopreempt {
+        std::thread::sleep(Duration::from_secs(6));
+        let holders = lab.holders_of(rvs_lab::DIP).map_err(lab_error)?;
+        out!("with nopreempt, 6 s later the addresses are on director(s) {holders:?}");
+        failures += demo_requests(&lab, opts.requests, "after the return");
+    } else {
+        let t = wait_master(&lab, 1, Duration::from_secs(15))?;
+        out!(
+            "director 1 preempted: holds {addrs} again {:.2} s after its start",
+            t.as_secs_f64()
+        );
+        failures += demo_requests(&lab, opts.requests, "through director 1");
+    }
+    for i in 1..=2 {
+        out!("director {i}: rvsadm -L -n --stats");
+        match lab.rvsadm_at(i, &["-L", "-n", "--stats"]) {
+            Ok(text) => out_raw!("{text}"),
+            Err(e) => out!("  (failed: {e})"),
+        }
+    }
+    out!("tearing the lab down.");
+    drop(lab);
+    if failures > 0 {
+        eprintln!("rvs-lab: {failures} request(s) failed");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn up(args: &mut Args) -> CliResult<ExitCode> {
     let mut spec = LabSpec::default();
     while let Some(arg) = args.next() {
@@ -404,6 +586,7 @@ fn up(args: &mut Args) -> CliResult<ExitCode> {
             "--ipv6" | "-6" => spec.ipv6 = true,
             "--backend-mtu" => spec.backend_mtu = Some(args.number(&arg)?),
             "--agent-cmd" => spec.tunnel_agent = AgentMode::Command(args.value(&arg)?),
+            "--directors" => spec.directors = args.number(&arg)?,
             _ => return Err(format!("up: unknown option {arg:?}\n{USAGE}")),
         }
     }
@@ -418,7 +601,14 @@ fn up(args: &mut Args) -> CliResult<ExitCode> {
         "  client: ip netns exec {}cli curl http://{VIP}/",
         kept.prefix
     );
-    out!("  director: ip netns exec {}dir ...", kept.prefix);
+    if spec.directors > 1 {
+        out!(
+            "  directors: ip netns exec {0}dir1 ..., ip netns exec {0}dir2 ...",
+            kept.prefix
+        );
+    } else {
+        out!("  director: ip netns exec {}dir ...", kept.prefix);
+    }
     out!("  files: {}", kept.dir.display());
     out!("  remove it with: rvs-lab down");
     Ok(ExitCode::SUCCESS)
@@ -462,6 +652,19 @@ fn udp_echo(args: &mut Args) -> CliResult<ExitCode> {
     let never = AtomicBool::new(false);
     rvs_lab::udp_echo::serve(port, &name, &never)
         .map_err(|e| format!("udp-echo on port {port}: {e}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tcp_echo(args: &mut Args) -> CliResult<ExitCode> {
+    let mut port = rvs_lab::TCP_ECHO_PORT;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--port" | "-p" => port = args.number(&arg)?,
+            _ => return Err(format!("tcp-echo: unknown option {arg:?}")),
+        }
+    }
+    let never = AtomicBool::new(false);
+    rvs_lab::tcp_echo::serve(port, &never).map_err(|e| format!("tcp-echo on port {port}: {e}"))?;
     Ok(ExitCode::SUCCESS)
 }
 
