@@ -570,7 +570,6 @@ fn dr_failover_with_nopreempt_leaves_the_new_master_in_charge() {
 /// aged-out or flushed forwarding entry); here the client-side and server-side bridges
 /// flood everything (ageing time 0), so both directors see the master's traffic.
 #[test]
-#[ignore = "rvsd bug: its workers forward PACKET_OTHERHOST frames, so a VRRP backup forwards flooded traffic too"]
 fn a_backup_director_does_not_forward_frames_for_the_master() {
     if needs_root() {
         return;

@@ -129,7 +129,10 @@ impl Worker {
                     }
                     // A frame for another host's MAC (a switch flooding unknown unicast,
                     // e.g. to a VRRP backup): the kernel would drop it before IP; so do we.
-                    if matches!(f.packet_type(), PacketType::OtherHost | PacketType::Outgoing) {
+                    if matches!(
+                        f.packet_type(),
+                        PacketType::OtherHost | PacketType::Outgoing
+                    ) {
                         bump(&stats.other_host, 1);
                         return;
                     }
