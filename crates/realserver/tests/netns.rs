@@ -341,11 +341,13 @@ fn delivers_and_cleans_up(device: VipDevice) {
     assert_eq!(&buf[..n], b"through the v6 tunnel");
     assert_eq!(from, SocketAddr::new(IpAddr::V6(CLIENT6), 40000));
 
-    // The two drops are counted (bounded wait: the agent may not have read them yet).
+    // The two drops are counted (bounded wait: the agent may not have read them yet,
+    // and it counts a delivery only after the TUN write the receiver already saw).
     let deadline = Instant::now() + Duration::from_secs(10);
     let snap = loop {
         let snap = counters.snapshot();
-        if snap.received >= 5 || Instant::now() > deadline {
+        let settled = snap.received >= 5 && snap.delivered + snap.dropped_total() >= snap.received;
+        if settled || Instant::now() > deadline {
             break snap;
         }
         std::thread::sleep(Duration::from_millis(20));
