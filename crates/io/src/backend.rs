@@ -1,5 +1,7 @@
 //! The small API a worker loop is written against, so the same loop runs over AF_PACKET
-//! rings, a later AF_XDP backend, or the in-memory backend of [`crate::mem`] in tests.
+//! rings, the AF_XDP backend, or the in-memory backend of [`crate::mem`] in tests:
+//! [`PacketRx`]/[`PacketTx`] for one ring, [`PortIo`] for the set of ports a worker
+//! forwards between.
 //!
 //! Generic methods (not trait objects): the per-packet callback is monomorphised and
 //! inlined, as on the concrete types.
@@ -8,6 +10,7 @@ use std::io;
 use std::time::Duration;
 
 use crate::afpacket::{RxFrame, RxRing, TxError, TxRing};
+use crate::offload::TxOffload;
 
 /// A source of received frames, handed over in place in batches.
 pub trait PacketRx {
@@ -50,5 +53,210 @@ impl PacketTx for TxRing {
 
     fn flush(&mut self) -> io::Result<usize> {
         TxRing::flush(self)
+    }
+}
+
+/// What becomes of a frame after a [`PortIo::recv`] callback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    /// Done with it (dropped, answered elsewhere, or copied away).
+    Release,
+    /// Send `buf_with_headroom()[start..start + len]` of the frame out of port `port`,
+    /// with the kernel finishing what `offload` asks. Backends that share buffers
+    /// between ports (AF_XDP) send it without copying.
+    Transmit {
+        port: usize,
+        start: usize,
+        len: usize,
+        offload: TxOffload,
+    },
+}
+
+/// Counters common to the port backends (cumulative).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortIoStats {
+    /// Frames handed to callbacks.
+    pub rx_frames: u64,
+    /// Frames queued for transmission.
+    pub tx_frames: u64,
+    /// Frames dropped because a TX ring stayed full.
+    pub tx_full: u64,
+    /// Frames the backend refused to send (bad length, unsupported offload).
+    pub tx_invalid: u64,
+    /// Transmit kicks (syscalls).
+    pub kicks: u64,
+    /// Frames the kernel dropped on receive (ring or fill queue empty), when it says.
+    pub rx_dropped: u64,
+}
+
+/// The ports (interfaces) one worker drives: receive in batches, forward in place,
+/// transmit in batches with one kick per ring. Implemented by the AF_PACKET backend
+/// ([`PacketPorts`]) and the AF_XDP one ([`crate::xdp::XskPorts`]).
+pub trait PortIo {
+    /// Number of ports; port indices are `0..ports()`.
+    fn ports(&self) -> usize;
+
+    /// Hands up to `max` ready frames of `port` to `on_frame` in arrival order and does
+    /// what each callback returns. Returns how many frames were handed over. Never blocks.
+    fn recv<F>(&mut self, port: usize, max: usize, on_frame: F) -> usize
+    where
+        F: FnMut(&mut RxFrame<'_>) -> Disposition;
+
+    /// Queues a copy of `frame` on `port` (frames that waited for a neighbour, control
+    /// traffic). Nothing leaves before [`flush`](Self::flush).
+    fn send_copy(&mut self, port: usize, frame: &[u8], offload: TxOffload) -> Result<(), TxError>;
+
+    /// Sends everything queued on every port; reclaims transmitted buffers.
+    fn flush(&mut self) -> io::Result<()>;
+
+    /// Whether a frame is ready on any port now (no syscall).
+    fn has_ready(&self) -> bool;
+
+    /// Blocks until a frame is ready on some port or `timeout` passes.
+    fn wait(&mut self, timeout: Duration) -> io::Result<bool>;
+
+    /// Counters so far.
+    fn stats(&self) -> PortIoStats;
+}
+
+/// AF_PACKET ports: one RX ring and one TX ring per interface (of one socket or two).
+/// A forwarded frame is copied from its RX slot into the egress TX ring.
+#[derive(Debug)]
+pub struct PacketPorts {
+    rx: Vec<RxRing>,
+    tx: Vec<TxRing>,
+    pollfds: Vec<libc::pollfd>,
+    stats: PortIoStats,
+}
+
+impl PacketPorts {
+    /// Ports from (receive, transmit) ring pairs, port `i` being pair `i`.
+    pub fn new(rings: Vec<(RxRing, TxRing)>) -> PacketPorts {
+        let (rx, tx): (Vec<_>, Vec<_>) = rings.into_iter().unzip();
+        let pollfds = rx
+            .iter()
+            .map(|r| libc::pollfd {
+                fd: std::os::fd::AsRawFd::as_raw_fd(r),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        PacketPorts {
+            rx,
+            tx,
+            pollfds,
+            stats: PortIoStats::default(),
+        }
+    }
+
+    /// The receive rings, for their own counters.
+    pub fn rx_rings(&self) -> &[RxRing] {
+        &self.rx
+    }
+
+    /// The transmit rings, for their own counters.
+    pub fn tx_rings(&self) -> &[TxRing] {
+        &self.tx
+    }
+}
+
+/// Queues `frame` on `tx`, kicking the ring once and retrying when it is full.
+fn push_or_kick(
+    tx: &mut TxRing,
+    frame: &[u8],
+    offload: TxOffload,
+    stats: &mut PortIoStats,
+) -> Result<(), TxError> {
+    let res = match tx.push_offload(frame, offload) {
+        Err(TxError::Full) => {
+            stats.kicks += 1;
+            let _ = tx.flush();
+            tx.push_offload(frame, offload)
+        }
+        other => other,
+    };
+    match res {
+        Ok(()) => stats.tx_frames += 1,
+        Err(TxError::Full) => stats.tx_full += 1,
+        Err(_) => stats.tx_invalid += 1,
+    }
+    res
+}
+
+impl PortIo for PacketPorts {
+    fn ports(&self) -> usize {
+        self.rx.len()
+    }
+
+    #[inline]
+    fn recv<F>(&mut self, port: usize, max: usize, mut on_frame: F) -> usize
+    where
+        F: FnMut(&mut RxFrame<'_>) -> Disposition,
+    {
+        let Some(rx) = self.rx.get_mut(port) else {
+            return 0;
+        };
+        let txs = &mut self.tx;
+        let stats = &mut self.stats;
+        let n = rx.recv_batch(max, |frame| {
+            if let Disposition::Transmit {
+                port,
+                start,
+                len,
+                offload,
+            } = on_frame(frame)
+            {
+                let buf = frame.buf_with_headroom();
+                match (txs.get_mut(port), buf.get(start..start.saturating_add(len))) {
+                    (Some(tx), Some(bytes)) => {
+                        let _ = push_or_kick(tx, bytes, offload, stats);
+                    }
+                    _ => stats.tx_invalid += 1,
+                }
+            }
+        });
+        self.stats.rx_frames += n as u64;
+        n
+    }
+
+    fn send_copy(&mut self, port: usize, frame: &[u8], offload: TxOffload) -> Result<(), TxError> {
+        let Some(tx) = self.tx.get_mut(port) else {
+            self.stats.tx_invalid += 1;
+            return Err(TxError::BadLength {
+                len: frame.len(),
+                max: 0,
+            });
+        };
+        push_or_kick(tx, frame, offload, &mut self.stats)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let mut first_err = None;
+        for tx in &mut self.tx {
+            if tx.pending() > 0 {
+                self.stats.kicks += 1;
+                if let Err(e) = tx.flush() {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    fn has_ready(&self) -> bool {
+        self.rx.iter().any(|r| r.has_ready())
+    }
+
+    fn wait(&mut self, timeout: Duration) -> io::Result<bool> {
+        if self.has_ready() {
+            return Ok(true);
+        }
+        crate::sys::poll_many(&mut self.pollfds, Some(timeout))
+    }
+
+    fn stats(&self) -> PortIoStats {
+        let mut s = self.stats;
+        s.rx_dropped = self.rx.iter().map(|r| r.stats().losing).sum();
+        s
     }
 }

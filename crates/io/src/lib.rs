@@ -3,6 +3,9 @@
 //! - [`backend`]: the [`PacketRx`]/[`PacketTx`] traits a worker loop is written against.
 //! - [`afpacket`]: AF_PACKET TPACKET_V2 (or V3) RX/TX rings bound to ETH_P_ALL, batched
 //!   receive in place, batched transmit with one kick per batch, fanout groups.
+//! - [`xdp`]: AF_XDP sockets with a shared UMEM, and the XDP program that steers only the
+//!   director's traffic to them.
+//! - [`offload`]: partial checksums and GSO frames, received and transmitted.
 //! - [`mem`]: an in-memory backend for tests and replay.
 //! - [`bpf`]: classic BPF fanout steering programs that send both directions of a NAT
 //!   connection to the same worker.
@@ -64,13 +67,15 @@ pub mod iface;
 mod mac;
 pub mod mem;
 pub mod neigh;
+pub mod offload;
 mod sys;
+pub mod xdp;
 
 pub use afpacket::{
     Fanout, FanoutMode, KernelStats, PacketSocket, PacketType, RingConfig, RingVersion, RxFrame,
     RxRing, RxStats, SetRangeError, TxError, TxRing, TxStats,
 };
-pub use backend::{PacketRx, PacketTx};
+pub use backend::{Disposition, PacketPorts, PacketRx, PacketTx, PortIo, PortIoStats};
 pub use bpf::{steering_program_client_side, steering_program_server_side, BpfInsn, BpfProgram};
 pub use iface::Interface;
 pub use mac::{MacAddr, ParseMacError};
@@ -78,3 +83,4 @@ pub use mem::{MemFrameMeta, MemRx, MemTx};
 pub use neigh::{
     NeighCache, NeighEntry, NeighState, NeighWatcher, Route, RouteEntry, RouteKind, RtNetlink,
 };
+pub use offload::{CsumRequest, CsumState, Gso, GsoKind, RxOffload, TxOffload};
