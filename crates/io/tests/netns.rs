@@ -317,12 +317,13 @@ fn tx_ring_reports_full_and_recovers_after_flush() {
 }
 
 #[test]
-fn cbpf_fanout_steers_both_sides_by_client_port() {
+fn cbpf_fanout_steers_both_sides_by_client_address() {
     let Some(lab) = Lab::new() else { return };
     const WORKERS: usize = 3;
     let workers = NonZeroU32::new(WORKERS as u32).unwrap();
-    // Group 1 steers like the client-facing side (source port), group 2 like the
-    // server-facing side (destination port); each group gets its own copy of every frame.
+    // Group 1 steers like the client-facing side (source address), group 2 like the
+    // server-facing side (destination address); each group gets its own copy of every
+    // frame. Every flow from b to a goes to one worker per group, whatever its ports.
     let mut client_side = Vec::new();
     let mut server_side = Vec::new();
     for _ in 0..WORKERS {
@@ -350,9 +351,16 @@ fn cbpf_fanout_steers_both_sides_by_client_port() {
     const FLOWS: usize = 13;
     send_from_b(&lab, FLOWS, 41000, 9300, |_| 32);
 
-    for (group, port_of) in [
-        (&mut client_side, (|s: &Seen| s.sport) as fn(&Seen) -> u16),
-        (&mut server_side, |s: &Seen| s.dport),
+    let word = |ip: &str| u32::from(ip.parse::<Ipv4Addr>().unwrap());
+    for (group, expected) in [
+        (
+            &mut client_side,
+            rvs_io::bpf::steering_index(word(B_IP), workers),
+        ),
+        (
+            &mut server_side,
+            rvs_io::bpf::steering_index(word(A_IP), workers),
+        ),
     ] {
         let mut total = 0;
         for round in 0..MAX_WAITS {
@@ -370,11 +378,7 @@ fn cbpf_fanout_steers_both_sides_by_client_port() {
                 }
                 sock.rx().recv_batch(256, |frame| {
                     if let Some(seen) = inspect(frame) {
-                        assert_eq!(
-                            usize::from(port_of(&seen)) % WORKERS,
-                            index,
-                            "{seen:?} on worker {index}"
-                        );
+                        assert_eq!(expected as usize, index, "{seen:?} on worker {index}");
                         total += 1;
                     }
                 });
