@@ -214,8 +214,9 @@ pub fn tick_of(t: Time) -> u32 {
     (t.0 >> TICK_SHIFT) as u32
 }
 
+/// A timeout in wheel ticks (at least one), as the table stores deadlines.
 #[inline]
-fn ticks_for(d: Duration) -> u32 {
+pub fn ticks_for(d: Duration) -> u32 {
     let ns = d.as_nanos().min(u64::MAX as u128) as u64;
     let t = ns.div_ceil(1 << TICK_SHIFT);
     t.clamp(1, (i32::MAX / 2) as u64) as u32
@@ -430,10 +431,17 @@ impl<A: IpBytes> ConnTable<A> {
         Ok(slot)
     }
 
-    /// Set the deadline of `slot` to `timeout` from `now` (called per packet: cheap).
+    /// Set the deadline of `slot` to `timeout` from `now`.
     #[inline]
     pub fn touch(&mut self, slot: u32, timeout: Duration, now: Time) {
-        let expires = self.now_tick(now).wrapping_add(ticks_for(timeout));
+        self.touch_ticks(slot, ticks_for(timeout), now);
+    }
+
+    /// Set the deadline of `slot` to `ticks` (see [`ticks_for`]) from `now`: the per-packet
+    /// form, with the timeout converted once per service-table change.
+    #[inline]
+    pub fn touch_ticks(&mut self, slot: u32, ticks: u32, now: Time) {
+        let expires = self.now_tick(now).wrapping_add(ticks);
         let c = self.get_mut(slot);
         c.expires = expires;
         if after(c.sched, expires) {

@@ -47,11 +47,14 @@ impl Director {
     /// field that equals the pseudo-header sum, and is not also a valid full checksum,
     /// is partial. The pseudo-header sum costs a few additions; the full sum over the
     /// segment is paid only by frames that look partial (which must be summed anyway).
-    #[inline]
+    #[inline(always)]
     pub(super) fn resolve_csum(&self, rx: &mut Rx<'_>, ip: &IpMeta) {
-        if !rx.csum_unknown {
-            return;
+        if rx.csum_unknown {
+            Self::look_at_csum(rx, ip);
         }
+    }
+
+    fn look_at_csum(rx: &mut Rx<'_>, ip: &IpMeta) {
         rx.csum_unknown = false;
         let Some(l4) = ip.l4 else { return };
         if !l4.checksum_covers_addresses() || ip.is_fragment() {

@@ -21,7 +21,7 @@ use rvs_wire::ip::{parse_frame, IpMeta, IpVersion};
 use rvs_wire::l4::L4Meta;
 
 use crate::conn::state::{tcp_next_state, TCP_ACK, TCP_RST, TCP_SYN};
-use crate::conn::table::{flags, ConnTable, Expiry};
+use crate::conn::table::{flags, ticks_for, ConnTable, Expiry};
 use crate::conn::{ConnState, Direction, IpBytes};
 use crate::model::Protocol;
 use crate::sched::{new_scheduler, Scheduler};
@@ -117,6 +117,9 @@ pub struct Director {
     tables: Tables,
     stats: Arc<ShardStats>,
     ip_id: u16,
+    /// Per-state timeouts in wheel ticks (index: `ConnState as usize`), converted from the
+    /// snapshot's settings once per table change rather than per packet.
+    timeout_ticks: [u32; 12],
 }
 
 /// Fields of a parsed packet the hot path needs, by value.
@@ -143,6 +146,7 @@ impl Director {
             },
             stats: Arc::new(ShardStats::new(cfg.max_services, cfg.max_dests)),
             ip_id: (cfg.seed as u16) | 1,
+            timeout_ticks: [1; 12],
         };
         d.set_snapshot(snap);
         d
@@ -187,7 +191,17 @@ impl Director {
                 }
             }
         }
+        for (i, t) in self.timeout_ticks.iter_mut().enumerate() {
+            let state = ConnState::from_u8(i as u8);
+            *t = ticks_for(snap.settings.timeouts.for_state(state));
+        }
         self.snap = snap;
+    }
+
+    /// The timeout of `state` in wheel ticks.
+    #[inline]
+    pub(crate) fn ticks(&self, state: ConnState) -> u32 {
+        self.timeout_ticks[(state as usize).min(11)]
     }
 
     /// Connections (not templates) and templates in this shard.
@@ -452,8 +466,8 @@ impl Director {
         now: Time,
     ) -> Verdict {
         let c = *A::table_ref(&self.tables).get(slot);
-        let dest = self.snap.dest(c.dest()).cloned();
-        if self.snap.settings.expire_nodest_conn && !dest.as_ref().is_some_and(|d| d.is_available())
+        if self.snap.settings.expire_nodest_conn
+            && !self.snap.dest(c.dest()).is_some_and(|d| d.is_available())
         {
             self.remove_conn::<A>(slot);
             return self.drop(DropReason::DestRemoved);
@@ -478,8 +492,8 @@ impl Director {
             };
             self.tcp_transition::<A>(slot, dir, p.tcp_flags, now);
         } else {
-            let t = self.snap.settings.timeouts.udp;
-            A::table(&mut self.tables).touch(slot, Duration::from_secs(t as u64), now);
+            let t = self.ticks(ConnState::Udp);
+            A::table(&mut self.tables).touch_ticks(slot, t, now);
         }
         let cm = A::table(&mut self.tables).get_mut(slot);
         cm.in_pkts = cm.in_pkts.wrapping_add(1);
@@ -501,8 +515,8 @@ impl Director {
             cm.flags &= !flags::NO_OUTPUT;
             self.tcp_transition::<A>(slot, Direction::Output, p.tcp_flags, now);
         } else {
-            let t = self.snap.settings.timeouts.udp;
-            A::table(&mut self.tables).touch(slot, Duration::from_secs(t as u64), now);
+            let t = self.ticks(ConnState::Udp);
+            A::table(&mut self.tables).touch_ticks(slot, t, now);
         }
         let c = *A::table_ref(&self.tables).get(slot);
         self.count_out(c.dest(), p.ip_len);
@@ -511,6 +525,7 @@ impl Director {
 
     /// Apply the TCP state machine; keep the real server's active/inactive counts in step.
     fn tcp_transition<A: Fam>(&mut self, slot: u32, dir: Direction, tcp_flags: u8, now: Time) {
+        let ticks = &self.timeout_ticks;
         let t = A::table(&mut self.tables);
         let c = t.get(slot);
         let old = c.state();
@@ -531,8 +546,7 @@ impl Director {
             }
             t.set_state(slot, new);
         }
-        let timeout = self.snap.settings.timeouts.for_state(new);
-        t.touch(slot, timeout, now);
+        t.touch_ticks(slot, ticks[(new as usize).min(11)], now);
     }
 
     /// Remove a connection now, releasing its real server's count.
