@@ -507,8 +507,10 @@ impl<A: IpBytes> ConnTable<A> {
         mut removed: impl FnMut(Conn<A>),
     ) -> usize {
         let now_t = self.now_tick(now);
-        // Far behind (the caller slept): every bucket is visited within one turn.
-        if now_t.wrapping_sub(self.cursor) > WHEEL_MASK + 1 && self.pending.is_empty() {
+        // Far behind (the caller slept): every bucket is visited within one turn. Signed:
+        // a cursor one tick ahead (caught up) is not "far behind".
+        let behind = now_t.wrapping_sub(self.cursor) as i32;
+        if behind > (WHEEL_MASK + 1) as i32 && self.pending.is_empty() {
             self.cursor = now_t.wrapping_sub(WHEEL_MASK);
         }
         let mut done = 0;
@@ -808,6 +810,34 @@ mod tests {
         assert_eq!(gone, 0);
         t.expire(secs(101), usize::MAX, |_| Expiry::Remove, |_| gone += 1);
         assert_eq!(gone, 1);
+    }
+
+    /// Calls in the tick the wheel has just caught up with do no work (a cursor one tick
+    /// ahead once passed for "far behind" and re-walked a whole turn on every call).
+    #[test]
+    fn caught_up_calls_handle_nothing() {
+        let mut t = ConnTable::<A4>::new(10, 100_000, 5);
+        let udp = ticks_for(Duration::from_secs(300));
+        let mut handled = 0;
+        for step in 0..2000u64 {
+            let now = Time::from_nanos(step * 5_000_000);
+            for k in 0..50u16 {
+                let port = (step as u16).wrapping_mul(50).wrapping_add(k) % 5000;
+                let c = [203, 0, 113, 2];
+                match t.lookup_in(6, &c, port, &[192, 0, 2, 10], 80) {
+                    Some(s) => t.touch_ticks(s, udp, now),
+                    None => {
+                        let s = t.insert(conn(port, 80), Duration::from_secs(2), now).unwrap();
+                        t.touch_ticks(s, udp, now);
+                    }
+                }
+            }
+            handled += t.expire(now, 4096, |_| Expiry::Remove, |_| {});
+        }
+        // One item per connection (its 2 s first deadline, re-filed at 300 s); none of the
+        // re-filed ones is due within these 10 s.
+        assert_eq!(t.len(), 5000);
+        assert_eq!(handled, 5000);
     }
 
     #[test]

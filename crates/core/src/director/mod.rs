@@ -225,10 +225,6 @@ impl Director {
     pub fn expire(&mut self, now: Time, budget: usize) -> usize {
         let n4 = self.expire_family::<[u8; 4]>(now, budget);
         let n6 = self.expire_family::<[u8; 16]>(now, budget.saturating_sub(n4));
-        self.stats.table_bytes.store(
-            self.table_memory_bytes() as u64,
-            std::sync::atomic::Ordering::Relaxed,
-        );
         n4 + n6
     }
 
@@ -264,11 +260,16 @@ impl Director {
         )
     }
 
-    /// Periodic scheduler housekeeping (lblc/lblcr table expiry); call every few seconds.
+    /// Periodic housekeeping: scheduler tables (lblc/lblcr expiry) and the table-memory
+    /// figure (it walks the timer wheel, so not per batch); call every few seconds.
     pub fn housekeeping(&mut self, now: Time) {
         for s in self.scheds.iter_mut().flatten() {
             s.sched.tick(now);
         }
+        self.stats.table_bytes.store(
+            self.table_memory_bytes() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// Remove every connection and template (`ipvsadm -C` does not do this in IPVS;

@@ -31,6 +31,9 @@ const XDP_PACKET_HEADROOM: u64 = 256;
 const TX_METADATA_LEN: u32 = 24;
 /// `sendto` kicks per socket per flush, at most (copy mode sends 32 frames a kick).
 const MAX_KICKS: usize = 256;
+/// `XDP_MAX_TX_SKB_BUDGET` (Linux 6.17): frames one copy-mode `sendto` may send (default
+/// 32); raised to the TX ring's size so that one kick sends a whole batch.
+const XDP_MAX_TX_SKB_BUDGET: libc::c_int = 9;
 /// How long to retry a bind that says EBUSY (the previous owner's socket is still being
 /// torn down for about a second after it exits).
 const BIND_RETRY: Duration = Duration::from_secs(3);
@@ -390,6 +393,8 @@ impl XskPorts {
             ] {
                 sys::setsockopt(&fd, libc::SOL_XDP, opt, &ring)?;
             }
+            // Older kernels lack the option: then kicks send 32 frames each.
+            let _ = sys::setsockopt(&fd, libc::SOL_XDP, XDP_MAX_TX_SKB_BUDGET, &ring);
             let off: libc::xdp_mmap_offsets =
                 sys::getsockopt(&fd, libc::SOL_XDP, libc::XDP_MMAP_OFFSETS)?;
             let desc = size_of::<libc::xdp_desc>();
