@@ -102,6 +102,25 @@ pub trait PortIo {
     where
         F: FnMut(&mut RxFrame<'_>) -> Disposition;
 
+    /// Like [`recv`](Self::recv), but first runs `stages` passes of `prefetch` over the
+    /// bytes of every frame of the batch (see [`RxRing::recv_batch_staged`]). Backends
+    /// without a look-ahead just receive.
+    fn recv_staged<P, F>(
+        &mut self,
+        port: usize,
+        max: usize,
+        stages: usize,
+        prefetch: P,
+        on_frame: F,
+    ) -> usize
+    where
+        P: FnMut(usize, &[u8]),
+        F: FnMut(&mut RxFrame<'_>) -> Disposition,
+    {
+        let _ = (stages, prefetch);
+        self.recv(port, max, on_frame)
+    }
+
     /// Queues a copy of `frame` on `port` (frames that waited for a neighbour, control
     /// traffic). Nothing leaves before [`flush`](Self::flush).
     fn send_copy(&mut self, port: usize, frame: &[u8], offload: TxOffload) -> Result<(), TxError>;
@@ -183,6 +202,26 @@ fn push_or_kick(
     res
 }
 
+/// Carries out a callback's disposition of an AF_PACKET frame: copy it into a TX ring.
+#[inline]
+fn forward(txs: &mut [TxRing], stats: &mut PortIoStats, frame: &mut RxFrame<'_>, d: Disposition) {
+    if let Disposition::Transmit {
+        port,
+        start,
+        len,
+        offload,
+    } = d
+    {
+        let buf = frame.buf_with_headroom();
+        match (txs.get_mut(port), buf.get(start..start.saturating_add(len))) {
+            (Some(tx), Some(bytes)) => {
+                let _ = push_or_kick(tx, bytes, offload, stats);
+            }
+            _ => stats.tx_invalid += 1,
+        }
+    }
+}
+
 impl PortIo for PacketPorts {
     fn ports(&self) -> usize {
         self.rx.len()
@@ -199,21 +238,33 @@ impl PortIo for PacketPorts {
         let txs = &mut self.tx;
         let stats = &mut self.stats;
         let n = rx.recv_batch(max, |frame| {
-            if let Disposition::Transmit {
-                port,
-                start,
-                len,
-                offload,
-            } = on_frame(frame)
-            {
-                let buf = frame.buf_with_headroom();
-                match (txs.get_mut(port), buf.get(start..start.saturating_add(len))) {
-                    (Some(tx), Some(bytes)) => {
-                        let _ = push_or_kick(tx, bytes, offload, stats);
-                    }
-                    _ => stats.tx_invalid += 1,
-                }
-            }
+            let d = on_frame(frame);
+            forward(txs, stats, frame, d);
+        });
+        self.stats.rx_frames += n as u64;
+        n
+    }
+
+    fn recv_staged<P, F>(
+        &mut self,
+        port: usize,
+        max: usize,
+        stages: usize,
+        prefetch: P,
+        mut on_frame: F,
+    ) -> usize
+    where
+        P: FnMut(usize, &[u8]),
+        F: FnMut(&mut RxFrame<'_>) -> Disposition,
+    {
+        let Some(rx) = self.rx.get_mut(port) else {
+            return 0;
+        };
+        let txs = &mut self.tx;
+        let stats = &mut self.stats;
+        let n = rx.recv_batch_staged(max, stages, prefetch, |frame| {
+            let d = on_frame(frame);
+            forward(txs, stats, frame, d);
         });
         self.stats.rx_frames += n as u64;
         n

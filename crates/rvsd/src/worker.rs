@@ -7,6 +7,7 @@
 //! idle (an idle director costs no CPU). Between batches it picks up a new service
 //! table, runs the connection timers and answers the control plane.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -232,7 +233,17 @@ impl<P: PortIo> Worker<P> {
             };
             for p in 0..self.ports.ports() {
                 let port = PortId(p as u8);
-                frames += self.ports.recv(p, BATCH, |f| ctx.handle(f, port));
+                // Two look-ahead passes over the batch start the connection-table loads
+                // (buckets, then entries) before any frame is decided.
+                // (Both callbacks reach the shard; they never run at the same time.)
+                let ctx = RefCell::new(&mut ctx);
+                frames += self.ports.recv_staged(
+                    p,
+                    BATCH,
+                    2,
+                    |stage, data| ctx.borrow().director.prefetch(stage, data),
+                    |f| ctx.borrow_mut().handle(f, port),
+                );
             }
             if !pending.is_empty() {
                 self.retry_pending(&mut pending);

@@ -613,3 +613,123 @@ fn dec(c: &std::sync::atomic::AtomicU64) {
 
 #[cfg(test)]
 mod tests;
+
+/// Staged prefetching for a batch of frames (the connection table is far larger than the
+/// caches, so each lookup would otherwise wait for two memory loads: the hash bucket,
+/// then the entry). A worker calls [`Director::prefetch`] with stage 0 on every frame of a
+/// batch, then with stage 1 on every frame, then processes them: by then the loads for
+/// each frame have overlapped with the work on the others.
+impl Director {
+    /// Stage 0: start loading the buckets the lookups of `frame` will read (both
+    /// directions: the frame may come from a client or from a NAT real server). Stage 1:
+    /// start loading the first entries of those buckets. Never fails: frames that do not
+    /// parse are left alone (processing will deal with them).
+    #[inline]
+    pub fn prefetch(&self, stage: usize, frame: &[u8]) {
+        let Some(k) = prefetch_key(frame) else {
+            return;
+        };
+        match k {
+            PrefetchKey::V4 {
+                proto,
+                src,
+                dst,
+                sport,
+                dport,
+            } => {
+                let t = &self.tables.v4;
+                if stage == 0 {
+                    t.prefetch_bucket(proto, &src, sport);
+                    t.prefetch_bucket(proto, &dst, dport);
+                } else {
+                    t.prefetch_entry(proto, &src, sport);
+                    t.prefetch_entry(proto, &dst, dport);
+                }
+            }
+            PrefetchKey::V6 {
+                proto,
+                src,
+                dst,
+                sport,
+                dport,
+            } => {
+                let t = &self.tables.v6;
+                if stage == 0 {
+                    t.prefetch_bucket(proto, &src, sport);
+                    t.prefetch_bucket(proto, &dst, dport);
+                } else {
+                    t.prefetch_entry(proto, &src, sport);
+                    t.prefetch_entry(proto, &dst, dport);
+                }
+            }
+        }
+    }
+}
+
+/// The lookup keys of a TCP/UDP frame without VLAN tags or IPv6 extension headers (the
+/// common case; others are simply not prefetched).
+enum PrefetchKey {
+    V4 {
+        proto: u8,
+        src: [u8; 4],
+        dst: [u8; 4],
+        sport: u16,
+        dport: u16,
+    },
+    V6 {
+        proto: u8,
+        src: [u8; 16],
+        dst: [u8; 16],
+        sport: u16,
+        dport: u16,
+    },
+}
+
+#[inline]
+fn prefetch_key(f: &[u8]) -> Option<PrefetchKey> {
+    let ports = |at: usize| -> Option<(u16, u16)> {
+        let p = f.get(at..at + 4)?;
+        Some((
+            u16::from_be_bytes([p[0], p[1]]),
+            u16::from_be_bytes([p[2], p[3]]),
+        ))
+    };
+    match f.get(12..14)? {
+        [0x08, 0x00] => {
+            let ip = f.get(14..34)?;
+            let proto = ip[9];
+            // No ports in later fragments.
+            if !(proto == 6 || proto == 17) || (ip[6] & 0x1f) != 0 || ip[7] != 0 {
+                return None;
+            }
+            let (sport, dport) = ports(14 + usize::from(ip[0] & 0x0f) * 4)?;
+            Some(PrefetchKey::V4 {
+                proto,
+                src: [ip[12], ip[13], ip[14], ip[15]],
+                dst: [ip[16], ip[17], ip[18], ip[19]],
+                sport,
+                dport,
+            })
+        }
+        [0x86, 0xdd] => {
+            let ip = f.get(14..54)?;
+            let proto = ip[6];
+            if !(proto == 6 || proto == 17) {
+                return None;
+            }
+            let (sport, dport) = ports(54)?;
+            let mut src = [0u8; 16];
+            let mut dst = [0u8; 16];
+            src.copy_from_slice(&ip[8..24]);
+            dst.copy_from_slice(&ip[24..40]);
+            Some(PrefetchKey::V6 {
+                proto,
+                src,
+                dst,
+                sport,
+                dport,
+            })
+        }
+        _ => None,
+    }
+}

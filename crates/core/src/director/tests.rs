@@ -982,3 +982,36 @@ mod offload_props {
         }
     }
 }
+
+mod prefetch_props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The look-ahead stages read any bytes without panicking (they only hint).
+        #[test]
+        fn prefetch_takes_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..120), v6 in any::<bool>()) {
+            let lab = Lab::nat_tcp();
+            let mut f = bytes.clone();
+            if f.len() >= 14 {
+                f[12..14].copy_from_slice(if v6 { &[0x86, 0xdd] } else { &[0x08, 0x00] });
+            }
+            for stage in 0..2 {
+                lab.dir.prefetch(stage, &f);
+            }
+        }
+    }
+
+    #[test]
+    fn prefetch_then_process_is_unchanged() {
+        let mut lab = Lab::nat_tcp();
+        let syn = Spec::tcp("203.0.113.2", 40000, "192.0.2.10", 80, TCP_SYN).frame();
+        lab.run(&syn, CLIENT_PORT, t(1));
+        let ack = Spec::tcp("203.0.113.2", 40000, "192.0.2.10", 80, TCP_ACK).frame();
+        lab.dir.prefetch(0, &ack);
+        lab.dir.prefetch(1, &ack);
+        let (_, out) = lab.run(&ack, CLIENT_PORT, t(1));
+        let want = Spec::tcp("203.0.113.2", 40000, "198.51.100.11", 8080, TCP_ACK).frame();
+        assert_frame(&out, &want, MAC1);
+    }
+}

@@ -11,6 +11,8 @@ use super::{KernelStats, RingLayout, Shared};
 use crate::offload::{CsumState, RxOffload, VnetHeader, VNET_HDR_LEN};
 use crate::sys;
 
+/// Most frames one staged receive looks ahead over.
+pub const STAGE_MAX: usize = 64;
 /// Where `sockaddr_ll` sits in a slot: right after the aligned `tpacket2_hdr`.
 const SOCKADDR_OFFSET: usize = tpacket_align(std::mem::size_of::<libc::tpacket2_hdr>());
 /// First byte after the kernel's per-slot headers; headroom and frame follow.
@@ -461,6 +463,70 @@ impl RxRing {
             Walk::Frames { .. } => self.recv_frames(max, on_frame),
             Walk::Blocks { .. } => self.recv_blocks(max, on_frame),
         }
+    }
+
+    /// Like [`recv_batch`](Self::recv_batch), but first looks ahead over up to `max`
+    /// (at most [`STAGE_MAX`]) ready frames and runs `stages` passes of `prefetch` over
+    /// their bytes, so that a consumer can start the memory loads its processing will need
+    /// (connection-table buckets, then entries) for the whole batch before it waits on
+    /// the first. TPACKET_V3 rings hand frames over without the look-ahead.
+    pub fn recv_batch_staged<P, F>(
+        &mut self,
+        max: usize,
+        stages: usize,
+        mut prefetch: P,
+        on_frame: F,
+    ) -> usize
+    where
+        P: FnMut(usize, &[u8]),
+        F: FnMut(&mut RxFrame<'_>),
+    {
+        let Walk::Frames { head } = self.walk else {
+            return self.recv_batch(max, on_frame);
+        };
+        if self.layout.frames == 0 {
+            return 0;
+        }
+        let frame_size = self.layout.frame_size;
+        let ahead = max.min(STAGE_MAX).min(self.layout.frames);
+        let mut slots = [0usize; STAGE_MAX];
+        let mut n = 0;
+        while n < ahead {
+            let index = (head + n) % self.layout.frames;
+            let offset = index * frame_size;
+            if self.status_at(offset).load(Ordering::Acquire) & libc::TP_STATUS_USER == 0 {
+                break;
+            }
+            slots[n] = index;
+            // SAFETY: a slot of the ring that the kernel handed to user space (status seen
+            // with Acquire); reading its header is allowed until it is given back.
+            let (mac, snaplen) = unsafe {
+                let hdr: libc::tpacket2_hdr = std::ptr::read(self.base.add(offset).cast());
+                (usize::from(hdr.tp_mac), hdr.tp_snaplen as usize)
+            };
+            if mac >= SLOT_HEADER_LEN && mac.saturating_add(snaplen) <= frame_size {
+                crate::sys::prefetch(self.base.wrapping_add(offset + mac));
+            }
+            n += 1;
+        }
+        for stage in 0..stages {
+            for &index in &slots[..n] {
+                let offset = index * frame_size;
+                // SAFETY: as above; the bytes are only read, and stay ours until the
+                // processing pass below gives the slot back.
+                let data = unsafe {
+                    let hdr: libc::tpacket2_hdr = std::ptr::read(self.base.add(offset).cast());
+                    let (mac, snaplen) = (usize::from(hdr.tp_mac), hdr.tp_snaplen as usize);
+                    if mac < SLOT_HEADER_LEN || mac.saturating_add(snaplen) > frame_size {
+                        continue;
+                    }
+                    std::slice::from_raw_parts(self.base.add(offset + mac), snaplen)
+                };
+                prefetch(stage, data);
+            }
+        }
+        // The look-ahead saw `n` ready frames: hand exactly those over.
+        self.recv_frames(n, on_frame)
     }
 
     fn recv_frames<F>(&mut self, max: usize, mut on_frame: F) -> usize

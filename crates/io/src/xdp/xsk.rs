@@ -34,6 +34,8 @@ const MAX_KICKS: usize = 256;
 /// `XDP_MAX_TX_SKB_BUDGET` (Linux 6.17): frames one copy-mode `sendto` may send (default
 /// 32); raised to the TX ring's size so that one kick sends a whole batch.
 const XDP_MAX_TX_SKB_BUDGET: libc::c_int = 9;
+/// Frames read ahead per look-ahead batch.
+const LOOKAHEAD: usize = 64;
 /// How long to retry a bind that says EBUSY (the previous owner's socket is still being
 /// torn down for about a second after it exits).
 const BIND_RETRY: Duration = Duration::from_secs(3);
@@ -654,6 +656,111 @@ impl XskPorts {
         Ok(())
     }
 
+    /// The chunk base and offset of an RX descriptor, if it lies inside the UMEM.
+    #[inline]
+    fn rx_place(&self, d: &libc::xdp_desc) -> Option<(u64, usize)> {
+        let chunk = d.addr & !(self.frame_size - 1);
+        let start = (d.addr - chunk) as usize;
+        (chunk + self.frame_size <= self.umem.len() as u64
+            && start + d.len as usize <= self.frame_size as usize)
+            .then_some((chunk, start))
+    }
+
+    /// Receives up to `max` frames of `port` in look-ahead batches: read the batch's
+    /// descriptors, start loading each frame, run the `stages` prefetch passes, then hand
+    /// the frames over one by one.
+    fn recv_inner<P, F>(
+        &mut self,
+        port: usize,
+        max: usize,
+        stages: usize,
+        mut prefetch: P,
+        mut on_frame: F,
+    ) -> usize
+    where
+        P: FnMut(usize, &[u8]),
+        F: FnMut(&mut RxFrame<'_>) -> Disposition,
+    {
+        let Some(list) = self.port_socks.get(port) else {
+            return 0;
+        };
+        let fs = self.frame_size as usize;
+        let mut handed = 0;
+        let mut descs = [libc::xdp_desc {
+            addr: 0,
+            len: 0,
+            options: 0,
+        }; LOOKAHEAD];
+        for li in 0..list.len() {
+            let i = self.port_socks[port][li];
+            loop {
+                let n = (self.socks[i].rx.ready() as usize)
+                    .min(max - handed)
+                    .min(LOOKAHEAD);
+                if n == 0 {
+                    break;
+                }
+                for d in descs.iter_mut().take(n) {
+                    *d = self.socks[i].rx.read_desc();
+                    crate::sys::prefetch(self.umem.as_ptr().wrapping_add(d.addr as usize));
+                }
+                for stage in 0..stages {
+                    for d in &descs[..n] {
+                        if self.rx_place(d).is_some() {
+                            // SAFETY: inside the UMEM (checked), in a chunk that is ours
+                            // until handed on below; only read here.
+                            let data = unsafe {
+                                std::slice::from_raw_parts(
+                                    self.umem.as_ptr().add(d.addr as usize),
+                                    d.len as usize,
+                                )
+                            };
+                            prefetch(stage, data);
+                        }
+                    }
+                }
+                for d in &descs[..n] {
+                    let Some((chunk, start)) = self.rx_place(d) else {
+                        // Never happens with a sane kernel; touch nothing outside the UMEM.
+                        self.stats.io.rx_dropped += 1;
+                        continue;
+                    };
+                    // SAFETY: the chunk lies inside the UMEM (checked) and is ours from the
+                    // moment the RX descriptor was read until we hand it on (fill or TX
+                    // ring); no other reference to it exists meanwhile.
+                    let buf = unsafe {
+                        std::slice::from_raw_parts_mut(self.umem.as_ptr().add(chunk as usize), fs)
+                    };
+                    let mut frame =
+                        RxFrame::from_buffer(buf, start, d.len as usize, CsumState::Unknown);
+                    let verdict = on_frame(&mut frame);
+                    handed += 1;
+                    match verdict {
+                        Disposition::Release => self.free.push(chunk),
+                        Disposition::Transmit {
+                            port: out,
+                            start,
+                            len,
+                            offload,
+                        } => {
+                            // The kernel checks the TX metadata room before every frame.
+                            if start < TX_METADATA_LEN as usize || start + len > fs || len == 0 {
+                                self.free.push(chunk);
+                                self.stats.io.tx_invalid += 1;
+                                continue;
+                            }
+                            let _ = self.enqueue_tx(out, chunk + start as u64, len as u32, offload);
+                        }
+                    }
+                }
+                self.socks[i].rx.release();
+                self.refill(i);
+            }
+        }
+        self.stats.io.rx_frames += handed as u64;
+        handed
+    }
+
     /// Whether partial checksums can be left to the kernel on transmit.
     pub fn tx_csum_offload(&self) -> bool {
         self.tx_meta
@@ -702,63 +809,26 @@ impl PortIo for XskPorts {
         self.port_socks.len()
     }
 
-    fn recv<F>(&mut self, port: usize, max: usize, mut on_frame: F) -> usize
+    fn recv<F>(&mut self, port: usize, max: usize, on_frame: F) -> usize
     where
         F: FnMut(&mut RxFrame<'_>) -> Disposition,
     {
-        let Some(list) = self.port_socks.get(port) else {
-            return 0;
-        };
-        let mut handed = 0;
-        for li in 0..list.len() {
-            let i = self.port_socks[port][li];
-            let ready = (self.socks[i].rx.ready() as usize).min(max - handed);
-            if ready == 0 {
-                continue;
-            }
-            for _ in 0..ready {
-                let d = self.socks[i].rx.read_desc();
-                let chunk = d.addr & !(self.frame_size - 1);
-                let start = (d.addr - chunk) as usize;
-                let fs = self.frame_size as usize;
-                if chunk + self.frame_size > self.umem.len() as u64 || start + d.len as usize > fs {
-                    // Never happens with a sane kernel; do not touch memory outside the UMEM.
-                    self.stats.io.rx_dropped += 1;
-                    continue;
-                }
-                // SAFETY: the chunk lies inside the UMEM (checked) and is ours from the
-                // moment the RX descriptor was read until we hand it on (fill or TX ring);
-                // no other reference to it exists meanwhile.
-                let buf = unsafe {
-                    std::slice::from_raw_parts_mut(self.umem.as_ptr().add(chunk as usize), fs)
-                };
-                let mut frame =
-                    RxFrame::from_buffer(buf, start, d.len as usize, CsumState::Unknown);
-                let verdict = on_frame(&mut frame);
-                handed += 1;
-                match verdict {
-                    Disposition::Release => self.free.push(chunk),
-                    Disposition::Transmit {
-                        port: out,
-                        start,
-                        len,
-                        offload,
-                    } => {
-                        // The kernel checks the TX metadata room before every frame.
-                        if start < TX_METADATA_LEN as usize || start + len > fs || len == 0 {
-                            self.free.push(chunk);
-                            self.stats.io.tx_invalid += 1;
-                            continue;
-                        }
-                        let _ = self.enqueue_tx(out, chunk + start as u64, len as u32, offload);
-                    }
-                }
-            }
-            self.socks[i].rx.release();
-            self.refill(i);
-        }
-        self.stats.io.rx_frames += handed as u64;
-        handed
+        self.recv_inner(port, max, 0, |_, _| {}, on_frame)
+    }
+
+    fn recv_staged<P, F>(
+        &mut self,
+        port: usize,
+        max: usize,
+        stages: usize,
+        prefetch: P,
+        on_frame: F,
+    ) -> usize
+    where
+        P: FnMut(usize, &[u8]),
+        F: FnMut(&mut RxFrame<'_>) -> Disposition,
+    {
+        self.recv_inner(port, max, stages, prefetch, on_frame)
     }
 
     fn send_copy(&mut self, port: usize, frame: &[u8], offload: TxOffload) -> Result<(), TxError> {
