@@ -264,6 +264,18 @@ impl<P: PortIo> Worker<P> {
             if last_housekeeping.elapsed() >= Duration::from_secs(2) {
                 last_housekeeping = Instant::now();
                 self.director.housekeeping(now);
+                let io = self.ports.stats();
+                tracing::debug!(
+                    worker = self.index,
+                    rx = io.rx_frames,
+                    tx = io.tx_frames,
+                    kicks = io.kicks,
+                    tx_full = io.tx_full,
+                    tx_invalid = io.tx_invalid,
+                    batches = self.stats.batches.load(Relaxed),
+                    polls = self.stats.polls.load(Relaxed),
+                    "worker I/O"
+                );
                 asked.retain(|_, at| at.elapsed() < Duration::from_secs(5));
             }
             if frames == 0 {

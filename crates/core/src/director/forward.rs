@@ -44,9 +44,8 @@ impl Director {
     }
 
     /// For frames whose checksum state nobody reported (AF_XDP): a TCP/UDP checksum
-    /// field that equals the pseudo-header sum, and is not also a valid full checksum,
-    /// is partial. The pseudo-header sum costs a few additions; the full sum over the
-    /// segment is paid only by frames that look partial (which must be summed anyway).
+    /// field that equals the pseudo-header sum is partial. Costs a few additions, no pass
+    /// over the payload.
     #[inline(always)]
     pub(super) fn resolve_csum(&self, rx: &mut Rx<'_>, ip: &IpMeta) {
         if rx.csum_unknown {
@@ -62,7 +61,7 @@ impl Director {
         }
         let frame = &rx.buf[rx.start..rx.start + rx.len];
         let at = ip.l4_offset + l4.checksum_offset();
-        let (Some(field), Some(seg)) = (frame.get(at..at + 2), frame.get(ip.l4_offset..ip.end))
+        let (Some(field), Some(_)) = (frame.get(at..at + 2), frame.get(ip.l4_offset..ip.end))
         else {
             return;
         };
@@ -85,11 +84,13 @@ impl Director {
                 u32::from(ip.proto) + (l4_len >> 16) + (l4_len & 0xffff),
             ),
         );
-        if field != fold(pseudo) {
-            return; // complete (or corrupt: forwarded as it is, the receiver drops it)
-        }
-        // A full checksum over the segment (field included) folds to 0xffff.
-        if fold(sum(seg, pseudo)) != 0xffff {
+        // A field equal to the pseudo-header sum is taken as partial without summing the
+        // segment to rule out a complete checksum that happens to have the same value:
+        // treating such a frame as partial is harmless, since completing a field that
+        // holds the pseudo-header sum yields exactly that complete checksum (and the
+        // rewrite is then redone from the data). Any other field is complete (or corrupt,
+        // and forwarded as it is: the receiver drops it).
+        if field == fold(pseudo) {
             rx.csum_partial = true;
         }
     }
