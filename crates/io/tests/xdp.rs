@@ -38,7 +38,7 @@ fn director(lab: &Lab) -> Director {
                 ..FilterSet::default()
             })
             .unwrap();
-        filter.attach_all().unwrap();
+        filter.attach_all(None).unwrap();
         Director { filter, ports }
     })
 }

@@ -24,7 +24,7 @@ use arc_swap::ArcSwap;
 use rvs_core::director::{Director, DirectorConfig};
 use rvs_core::service::{Limits, Snapshot};
 use rvs_core::Protocol;
-use rvs_io::xdp::{FilterLimits, FilterSet, XdpFilter, XskConfig, XskPorts};
+use rvs_io::xdp::{FilterLimits, FilterSet, XdpFilter, XdpMode, XskConfig, XskPorts};
 use rvs_io::{
     steering_program_client_side, steering_program_server_side, Fanout, FanoutMode, NeighCache,
     PacketPorts, PacketSocket, PortIo, RingConfig,
@@ -47,11 +47,32 @@ pub enum BackendChoice {
     Packet,
 }
 
-/// Options of the AF_PACKET backend.
+/// Options of the backends.
 #[derive(Clone, Copy, Debug)]
 pub struct PacketOptions {
-    /// Ring slots of 128 KB so GRO/GSO super-frames (offloads on) pass whole.
+    /// AF_PACKET: ring slots of 128 KB so GRO/GSO super-frames (offloads on) pass whole.
     pub gso: bool,
+    /// AF_XDP: attach the program in this mode only (default: native, else generic).
+    pub xdp_mode: Option<XdpMode>,
+}
+
+/// Where the XDP program runs (`--xdp-mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum XdpModeChoice {
+    /// Native (in the driver) where the driver has it, else generic.
+    Auto,
+    Native,
+    Generic,
+}
+
+impl XdpModeChoice {
+    pub fn mode(self) -> Option<XdpMode> {
+        match self {
+            XdpModeChoice::Auto => None,
+            XdpModeChoice::Native => Some(XdpMode::Native),
+            XdpModeChoice::Generic => Some(XdpMode::Generic),
+        }
+    }
 }
 
 /// An opened backend, ready for the workers.
@@ -73,8 +94,8 @@ impl Backend {
     ) -> Result<Backend, String> {
         let xdp = match choice {
             BackendChoice::Packet => None,
-            BackendChoice::Xdp => Some(open_xdp(ports, workers)?),
-            BackendChoice::Auto => match open_xdp(ports, workers) {
+            BackendChoice::Xdp => Some(open_xdp(ports, workers, opts.xdp_mode)?),
+            BackendChoice::Auto => match open_xdp(ports, workers, opts.xdp_mode) {
                 Ok(b) => Some(b),
                 Err(e) => {
                     tracing::warn!("AF_XDP unavailable ({e}); using AF_PACKET");
@@ -245,7 +266,7 @@ fn open_packet(
     Ok(Backend::Packet(sets))
 }
 
-fn open_xdp(ports: &[Port], workers: NonZeroU32) -> Result<Backend, String> {
+fn open_xdp(ports: &[Port], workers: NonZeroU32, mode: Option<XdpMode>) -> Result<Backend, String> {
     if workers.get() > 1 {
         return Err(format!(
             "the AF_XDP backend runs one worker (asked for {}): an AF_XDP socket receives one \
@@ -266,7 +287,7 @@ fn open_xdp(ports: &[Port], workers: NonZeroU32) -> Result<Backend, String> {
         ..XskConfig::default()
     };
     let xsk = XskPorts::open(&names, &cfg, &filter).map_err(|e| e.to_string())?;
-    let modes = filter.attach_all().map_err(|e| e.to_string())?;
+    let modes = filter.attach_all(mode).map_err(|e| e.to_string())?;
     for (ifindex, mode) in modes {
         tracing::info!(ifindex, ?mode, "XDP program attached");
     }

@@ -79,6 +79,9 @@ struct RunArgs {
     /// offloads on pass whole (their checksums and segmentation left to the kernel).
     #[arg(long)]
     gso: bool,
+    /// Where the XDP program runs: native (in the driver) where it can, else generic.
+    #[arg(long, value_enum, default_value = "auto")]
+    xdp_mode: dataplane::XdpModeChoice,
     /// Complete partial checksums in user space instead of leaving them to the kernel
     /// (for captures that check checksums, or egress NICs without checksum offload).
     #[arg(long)]
@@ -231,7 +234,10 @@ fn director_main(args: RunArgs) -> Result<(), String> {
         args.backend,
         &ports,
         workers_n,
-        dataplane::PacketOptions { gso: args.gso },
+        dataplane::PacketOptions {
+            gso: args.gso,
+            xdp_mode: args.xdp_mode.mode(),
+        },
     )?;
     tracing::info!(backend = backend.name(), "data plane");
     let xdp_hook = backend.hook(&ports);

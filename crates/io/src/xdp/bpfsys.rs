@@ -322,14 +322,17 @@ impl Program {
     }
 
     /// Attaches the program to interface `ifindex` through a bpf_link (BPF_LINK_CREATE):
-    /// native (driver) mode when the driver has it, else generic. The program stays
+    /// native (driver) mode when the driver has it, else generic (or only the mode `only`). The program stays
     /// attached while the returned link is open, and goes when the process does.
-    pub fn attach_xdp(&self, ifindex: u32) -> io::Result<XdpLink> {
+    pub fn attach_xdp(&self, ifindex: u32, only: Option<XdpMode>) -> io::Result<XdpLink> {
         let mut last = io::Error::other("no XDP mode tried");
         for (mode, flags) in [
             (XdpMode::Native, XDP_FLAGS_DRV_MODE),
             (XdpMode::Generic, XDP_FLAGS_SKB_MODE),
         ] {
+            if only.is_some_and(|m| m != mode) {
+                continue;
+            }
             let mut attr = LinkCreateAttr {
                 prog_fd: self.fd.as_raw_fd() as u32,
                 target_ifindex: ifindex,

@@ -190,14 +190,14 @@ impl XdpFilter {
         p.xsks.update(&queue.to_ne_bytes(), &fd.to_ne_bytes())
     }
 
-    /// Attaches every interface's program (native mode where the driver has it). Returns
-    /// the mode per interface.
-    pub fn attach_all(&self) -> io::Result<Vec<(u32, XdpMode)>> {
+    /// Attaches every interface's program (native mode where the driver has it, or only
+    /// the mode `only`). Returns the mode per interface.
+    pub fn attach_all(&self, only: Option<XdpMode>) -> io::Result<Vec<(u32, XdpMode)>> {
         let mut ports = self.lock_ports();
         let mut modes = Vec::new();
         for p in ports.iter_mut() {
             if p.link.is_none() {
-                p.link = Some(p.prog.attach_xdp(p.ifindex)?);
+                p.link = Some(p.prog.attach_xdp(p.ifindex, only)?);
             }
             if let Some(l) = &p.link {
                 modes.push((p.ifindex, l.mode));
