@@ -77,7 +77,7 @@ pub use afpacket::{
 };
 pub use backend::{Disposition, PacketPorts, PacketRx, PacketTx, PortIo, PortIoStats};
 pub use bpf::{steering_program_client_side, steering_program_server_side, BpfInsn, BpfProgram};
-pub use iface::Interface;
+pub use iface::{has_segmentation_offloads, Interface};
 pub use mac::{MacAddr, ParseMacError};
 pub use mem::{MemFrameMeta, MemRx, MemTx};
 pub use neigh::{

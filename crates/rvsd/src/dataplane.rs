@@ -9,7 +9,10 @@
 //! - `packet`: AF_PACKET TPACKET_V2 rings with PACKET_VNET_HDR (partial checksums and
 //!   GSO frames pass through), fanout steering by client address for several workers,
 //!   and the nftables drop table of [`crate::host`].
-//! - `auto`: XDP, else AF_PACKET with one log line saying why.
+//! - `auto`: XDP, else AF_PACKET with one log line saying why. Interfaces left with
+//!   segmentation offloads on (GRO/TSO) carry 64 KB GSO super-frames, which XDP cannot
+//!   take whole (it would force MTU-sized frames on the senders): auto then chooses
+//!   AF_PACKET with GSO-sized ring slots, which passes them through.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -92,8 +95,24 @@ impl Backend {
         workers: NonZeroU32,
         opts: PacketOptions,
     ) -> Result<Backend, String> {
+        let offloads: Vec<&str> = ports
+            .iter()
+            .filter(|p| rvs_io::has_segmentation_offloads(&p.name))
+            .map(|p| p.name.as_str())
+            .collect();
+        let opts = PacketOptions {
+            gso: opts.gso || !offloads.is_empty(),
+            ..opts
+        };
         let xdp = match choice {
             BackendChoice::Packet => None,
+            BackendChoice::Auto if !offloads.is_empty() => {
+                tracing::info!(
+                    interfaces = ?offloads,
+                    "GRO/TSO on: using AF_PACKET, which forwards GSO super-frames whole"
+                );
+                None
+            }
             BackendChoice::Xdp => Some(open_xdp(ports, workers, opts.xdp_mode)?),
             BackendChoice::Auto => match open_xdp(ports, workers, opts.xdp_mode) {
                 Ok(b) => Some(b),
