@@ -312,7 +312,10 @@ impl<A: IpBytes> ConnTable<A> {
         let slot = self.buckets[self.bucket_of(proto, caddr, cport)];
         if slot != NIL {
             if let Some(chunk) = self.chunks.get((slot >> CHUNK_BITS) as usize) {
-                prefetch(chunk.as_ptr().wrapping_add((slot & CHUNK_MASK) as usize));
+                let entry = chunk.as_ptr().wrapping_add((slot & CHUNK_MASK) as usize);
+                // An entry (44 bytes for IPv4) may straddle two cache lines.
+                prefetch(entry);
+                prefetch(entry.cast::<u8>().wrapping_add(std::mem::size_of::<Conn<A>>() - 1));
             }
         }
     }
