@@ -138,22 +138,77 @@ pub trait PortIo {
     fn stats(&self) -> PortIoStats;
 }
 
-/// AF_PACKET ports: one RX ring and one TX ring per interface (of one socket or two).
-/// A forwarded frame is copied from its RX slot into the egress TX ring.
+/// AF_PACKET ports: per interface one RX ring (or two: small slots, and GSO-sized ones
+/// for super-frames, see [`crate::bpf::steering_program_split`]) and one TX ring (or two
+/// likewise). A forwarded frame is copied from its RX slot into the egress TX ring that
+/// fits it.
 #[derive(Debug)]
 pub struct PacketPorts {
-    rx: Vec<RxRing>,
-    tx: Vec<TxRing>,
+    rx: Vec<Vec<RxRing>>,
+    tx: Vec<PortTx>,
     pollfds: Vec<libc::pollfd>,
     stats: PortIoStats,
+}
+
+/// The transmit rings of one port.
+#[derive(Debug)]
+struct PortTx {
+    small: TxRing,
+    /// GSO-sized slots, for frames longer than `small`'s.
+    big: Option<TxRing>,
+}
+
+impl PortTx {
+    /// The ring for a frame of `len` bytes.
+    #[inline]
+    fn for_len(&mut self, len: usize) -> &mut TxRing {
+        match &mut self.big {
+            Some(big) if len > self.small.max_frame_len() => big,
+            _ => &mut self.small,
+        }
+    }
+}
+
+/// The rings of one port for [`PacketPorts::with_rings`].
+#[derive(Debug)]
+pub struct PortRings {
+    /// Receive rings (usually one; a small-slot and a GSO-slot one under a size split).
+    pub rx: Vec<RxRing>,
+    /// The transmit ring for ordinary frames.
+    pub tx: TxRing,
+    /// A transmit ring with GSO-sized slots for super-frames.
+    pub tx_big: Option<TxRing>,
 }
 
 impl PacketPorts {
     /// Ports from (receive, transmit) ring pairs, port `i` being pair `i`.
     pub fn new(rings: Vec<(RxRing, TxRing)>) -> PacketPorts {
-        let (rx, tx): (Vec<_>, Vec<_>) = rings.into_iter().unzip();
+        Self::with_rings(
+            rings
+                .into_iter()
+                .map(|(rx, tx)| PortRings {
+                    rx: vec![rx],
+                    tx,
+                    tx_big: None,
+                })
+                .collect(),
+        )
+    }
+
+    /// Ports with any number of receive rings and one or two transmit rings each.
+    pub fn with_rings(ports: Vec<PortRings>) -> PacketPorts {
+        let mut rx = Vec::new();
+        let mut tx = Vec::new();
+        for p in ports {
+            rx.push(p.rx);
+            tx.push(PortTx {
+                small: p.tx,
+                big: p.tx_big,
+            });
+        }
         let pollfds = rx
             .iter()
+            .flatten()
             .map(|r| libc::pollfd {
                 fd: std::os::fd::AsRawFd::as_raw_fd(r),
                 events: libc::POLLIN,
@@ -169,13 +224,8 @@ impl PacketPorts {
     }
 
     /// The receive rings, for their own counters.
-    pub fn rx_rings(&self) -> &[RxRing] {
-        &self.rx
-    }
-
-    /// The transmit rings, for their own counters.
-    pub fn tx_rings(&self) -> &[TxRing] {
-        &self.tx
+    pub fn rx_rings(&self) -> impl Iterator<Item = &RxRing> {
+        self.rx.iter().flatten()
     }
 }
 
@@ -204,7 +254,7 @@ fn push_or_kick(
 
 /// Carries out a callback's disposition of an AF_PACKET frame: copy it into a TX ring.
 #[inline]
-fn forward(txs: &mut [TxRing], stats: &mut PortIoStats, frame: &mut RxFrame<'_>, d: Disposition) {
+fn forward(txs: &mut [PortTx], stats: &mut PortIoStats, frame: &mut RxFrame<'_>, d: Disposition) {
     if let Disposition::Transmit {
         port,
         start,
@@ -215,7 +265,7 @@ fn forward(txs: &mut [TxRing], stats: &mut PortIoStats, frame: &mut RxFrame<'_>,
         let buf = frame.buf_with_headroom();
         match (txs.get_mut(port), buf.get(start..start.saturating_add(len))) {
             (Some(tx), Some(bytes)) => {
-                let _ = push_or_kick(tx, bytes, offload, stats);
+                let _ = push_or_kick(tx.for_len(len), bytes, offload, stats);
             }
             _ => stats.tx_invalid += 1,
         }
@@ -232,15 +282,18 @@ impl PortIo for PacketPorts {
     where
         F: FnMut(&mut RxFrame<'_>) -> Disposition,
     {
-        let Some(rx) = self.rx.get_mut(port) else {
+        let Some(rings) = self.rx.get_mut(port) else {
             return 0;
         };
         let txs = &mut self.tx;
         let stats = &mut self.stats;
-        let n = rx.recv_batch(max, |frame| {
-            let d = on_frame(frame);
-            forward(txs, stats, frame, d);
-        });
+        let mut n = 0;
+        for rx in rings.iter_mut() {
+            n += rx.recv_batch(max.saturating_sub(n), |frame| {
+                let d = on_frame(frame);
+                forward(txs, stats, frame, d);
+            });
+        }
         self.stats.rx_frames += n as u64;
         n
     }
@@ -250,22 +303,25 @@ impl PortIo for PacketPorts {
         port: usize,
         max: usize,
         stages: usize,
-        prefetch: P,
+        mut prefetch: P,
         mut on_frame: F,
     ) -> usize
     where
         P: FnMut(usize, &[u8]),
         F: FnMut(&mut RxFrame<'_>) -> Disposition,
     {
-        let Some(rx) = self.rx.get_mut(port) else {
+        let Some(rings) = self.rx.get_mut(port) else {
             return 0;
         };
         let txs = &mut self.tx;
         let stats = &mut self.stats;
-        let n = rx.recv_batch_staged(max, stages, prefetch, |frame| {
-            let d = on_frame(frame);
-            forward(txs, stats, frame, d);
-        });
+        let mut n = 0;
+        for rx in rings.iter_mut() {
+            n += rx.recv_batch_staged(max.saturating_sub(n), stages, &mut prefetch, |frame| {
+                let d = on_frame(frame);
+                forward(txs, stats, frame, d);
+            });
+        }
         self.stats.rx_frames += n as u64;
         n
     }
@@ -278,16 +334,18 @@ impl PortIo for PacketPorts {
                 max: 0,
             });
         };
-        push_or_kick(tx, frame, offload, &mut self.stats)
+        push_or_kick(tx.for_len(frame.len()), frame, offload, &mut self.stats)
     }
 
     fn flush(&mut self) -> io::Result<()> {
         let mut first_err = None;
-        for tx in &mut self.tx {
-            if tx.pending() > 0 {
-                self.stats.kicks += 1;
-                if let Err(e) = tx.flush() {
-                    first_err.get_or_insert(e);
+        for p in &mut self.tx {
+            for tx in std::iter::once(&mut p.small).chain(p.big.as_mut()) {
+                if tx.pending() > 0 {
+                    self.stats.kicks += 1;
+                    if let Err(e) = tx.flush() {
+                        first_err.get_or_insert(e);
+                    }
                 }
             }
         }
@@ -295,7 +353,7 @@ impl PortIo for PacketPorts {
     }
 
     fn has_ready(&self) -> bool {
-        self.rx.iter().any(|r| r.has_ready())
+        self.rx.iter().flatten().any(|r| r.has_ready())
     }
 
     fn wait(&mut self, timeout: Duration) -> io::Result<bool> {
@@ -307,7 +365,7 @@ impl PortIo for PacketPorts {
 
     fn stats(&self) -> PortIoStats {
         let mut s = self.stats;
-        s.rx_dropped = self.rx.iter().map(|r| r.stats().losing).sum();
+        s.rx_dropped = self.rx.iter().flatten().map(|r| r.stats().losing).sum();
         s
     }
 }

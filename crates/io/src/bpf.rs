@@ -122,12 +122,26 @@ impl ClientAddr {
 
 /// Steering program for the client-facing interface: by the IP source address.
 pub fn steering_program_client_side(n: NonZeroU32) -> BpfProgram {
-    steering_program(ClientAddr::Source, n)
+    steering_program(ClientAddr::Source, n, None)
 }
 
 /// Steering program for the server-facing interface: by the IP destination address.
 pub fn steering_program_server_side(n: NonZeroU32) -> BpfProgram {
-    steering_program(ClientAddr::Destination, n)
+    steering_program(ClientAddr::Destination, n, None)
+}
+
+/// Steering for a group with two sockets per worker, one with small ring slots and one
+/// with GSO-sized ones (joined in that order): returns `2 * worker + 1` for frames longer
+/// than `split_above` bytes and `2 * worker` for the others, `worker` chosen as by
+/// [`steering_program_client_side`] (`client_side`) or [`steering_program_server_side`].
+/// So small frames fill a deep ring of small slots and only super-frames take big ones.
+pub fn steering_program_split(client_side: bool, n: NonZeroU32, split_above: u32) -> BpfProgram {
+    let addr = if client_side {
+        ClientAddr::Source
+    } else {
+        ClientAddr::Destination
+    };
+    steering_program(addr, n, Some(split_above))
 }
 
 /// What both programs compute from a client's address word (as the network-order bytes
@@ -137,10 +151,11 @@ pub fn steering_index(addr_word: u32, n: NonZeroU32) -> u32 {
     (h ^ (h >> 16)) % n.get()
 }
 
-fn steering_program(addr: ClientAddr, n: NonZeroU32) -> BpfProgram {
+fn steering_program(addr: ClientAddr, n: NonZeroU32, split_above: Option<u32>) -> BpfProgram {
     use libc::{
-        BPF_A, BPF_ABS, BPF_ALU, BPF_B, BPF_H, BPF_IND, BPF_K, BPF_LD, BPF_LDX, BPF_MISC, BPF_MOD,
-        BPF_MSH, BPF_MUL, BPF_RET, BPF_RSH, BPF_TAX, BPF_W, BPF_X, BPF_XOR,
+        BPF_A, BPF_ABS, BPF_ADD, BPF_ALU, BPF_B, BPF_H, BPF_IND, BPF_K, BPF_LD, BPF_LDX, BPF_LEN,
+        BPF_LSH, BPF_MISC, BPF_MOD, BPF_MSH, BPF_MUL, BPF_RET, BPF_RSH, BPF_TAX, BPF_TXA, BPF_W,
+        BPF_X, BPF_XOR,
     };
     let mut a = Asm::default();
     let ld_abs_w = (BPF_LD | BPF_W | BPF_ABS) as u16;
@@ -198,6 +213,18 @@ fn steering_program(addr: ClientAddr, n: NonZeroU32) -> BpfProgram {
     a.op((BPF_ALU | BPF_RSH | BPF_K) as u16, 16);
     a.op((BPF_ALU | BPF_XOR | BPF_X) as u16, 0);
     a.op((BPF_ALU | BPF_MOD | BPF_K) as u16, n.get());
+    if let Some(threshold) = split_above {
+        // X = 2 * worker; then + 1 for a long frame.
+        a.op((BPF_ALU | BPF_LSH | BPF_K) as u16, 1);
+        a.op((BPF_MISC | BPF_TAX) as u16, 0);
+        a.op((BPF_LD | BPF_W | BPF_LEN) as u16, 0);
+        a.jgt(threshold, "next", "small");
+        a.op((BPF_MISC | BPF_TXA) as u16, 0);
+        a.op((BPF_ALU | BPF_ADD | BPF_K) as u16, 1);
+        a.op((BPF_RET | BPF_A) as u16, 0);
+        a.label("small");
+        a.op((BPF_MISC | BPF_TXA) as u16, 0);
+    }
     a.op((BPF_RET | BPF_A) as u16, 0);
     a.label("zero");
     a.op((BPF_RET | BPF_K) as u16, 0);
@@ -334,6 +361,7 @@ pub(crate) fn interpret(prog: &BpfProgram, ethertype: u16, net: &[u8]) -> u32 {
             _ => 1,
         };
         match code & 0x07 {
+            BPF_LD if code & 0xe0 == BPF_LEN => a = (net.len() + 14) as u32,
             BPF_LD => {
                 let offset = match code & 0xe0 {
                     BPF_ABS => i64::from(k as i32),
@@ -380,6 +408,7 @@ pub(crate) fn interpret(prog: &BpfProgram, ethertype: u16, net: &[u8]) -> u32 {
                 pc += usize::from(if taken { insn.jt } else { insn.jf });
             }
             BPF_RET => return if code & 0x18 == BPF_A { a } else { k },
+            BPF_MISC if code & 0xf8 == BPF_TXA => a = x,
             BPF_MISC => {
                 assert_eq!(code & 0xf8, BPF_TAX, "unsupported misc {code:#x}");
                 x = a;
@@ -526,6 +555,29 @@ mod tests {
             client(7, 0x0800, &ipv4(CLIENT, VIP, 47, (0, 0), 0, 0)),
             want4(CLIENT, 7)
         );
+    }
+
+    #[test]
+    fn split_programs_add_the_size_class() {
+        for workers in [1, 3] {
+            let w = want4(CLIENT, workers);
+            for (client_side, frame) in [
+                (true, ipv4(CLIENT, VIP, TCP, (40000, 80), 0, 0)),
+                (false, ipv4(RIP, CLIENT, TCP, (80, 40000), 0, 0)),
+            ] {
+                let prog = steering_program_split(client_side, n(workers), 1600);
+                let mut big = frame.clone();
+                big.resize(9000, 0);
+                assert_eq!(interpret(&prog, 0x0800, &frame), 2 * w);
+                assert_eq!(interpret(&prog, 0x0800, &big), 2 * w + 1);
+            }
+            let prog = steering_program_split(true, n(workers), 1600);
+            assert_eq!(
+                interpret(&prog, 0x0806, &[0u8; 28]),
+                0,
+                "ARP: small, worker 0"
+            );
+        }
     }
 
     #[test]

@@ -75,8 +75,11 @@ pub use afpacket::{
     Fanout, FanoutMode, KernelStats, PacketSocket, PacketType, RingConfig, RingVersion, RxFrame,
     RxRing, RxStats, SetRangeError, TxError, TxRing, TxStats,
 };
-pub use backend::{Disposition, PacketPorts, PacketRx, PacketTx, PortIo, PortIoStats};
-pub use bpf::{steering_program_client_side, steering_program_server_side, BpfInsn, BpfProgram};
+pub use backend::{Disposition, PacketPorts, PacketRx, PacketTx, PortIo, PortIoStats, PortRings};
+pub use bpf::{
+    steering_program_client_side, steering_program_server_side, steering_program_split, BpfInsn,
+    BpfProgram,
+};
 pub use iface::{has_segmentation_offloads, Interface};
 pub use mac::{MacAddr, ParseMacError};
 pub use mem::{MemFrameMeta, MemRx, MemTx};

@@ -29,8 +29,8 @@ use rvs_core::service::{Limits, Snapshot};
 use rvs_core::Protocol;
 use rvs_io::xdp::{FilterLimits, FilterSet, XdpFilter, XdpMode, XskConfig, XskPorts};
 use rvs_io::{
-    steering_program_client_side, steering_program_server_side, Fanout, FanoutMode, NeighCache,
-    PacketPorts, PacketSocket, PortIo, RingConfig,
+    steering_program_client_side, steering_program_server_side, steering_program_split, Fanout,
+    FanoutMode, NeighCache, PacketPorts, PacketSocket, PortIo, PortRings, RingConfig,
 };
 
 use crate::control::WorkerHandle;
@@ -53,7 +53,8 @@ pub enum BackendChoice {
 /// Options of the backends.
 #[derive(Clone, Copy, Debug)]
 pub struct PacketOptions {
-    /// AF_PACKET: ring slots of 128 KB so GRO/GSO super-frames (offloads on) pass whole.
+    /// AF_PACKET: a second ring of 128 KB slots per port so GRO/GSO super-frames (offloads
+    /// on) pass whole.
     pub gso: bool,
     /// AF_XDP: attach the program in this mode only (default: native, else generic).
     pub xdp_mode: Option<XdpMode>,
@@ -244,43 +245,86 @@ fn spawn_worker<P: PortIo + Send + 'static>(
     Ok((handle, join))
 }
 
+/// Frames longer than this (IP length, as the fanout program sees them) are GSO
+/// super-frames and take the big-slot rings; an MTU-sized frame fits the small slots.
+const GSO_SPLIT_ABOVE: u32 = 1600;
+
 fn open_packet(
     ports: &[Port],
     workers: NonZeroU32,
     opts: PacketOptions,
 ) -> Result<Backend, String> {
     let fanout_base = (std::process::id() & 0x7fff) as u16;
+    let open = |name: &str, cfg: &RingConfig| {
+        PacketSocket::open(name, cfg).map_err(|e| format!("AF_PACKET on {name}: {e}"))
+    };
     let mut sets = Vec::new();
     for _ in 0..workers.get() {
         let mut rings = Vec::new();
         for (i, p) in ports.iter().enumerate() {
-            let fanout = (workers.get() > 1).then(|| Fanout {
-                group_id: fanout_base.wrapping_add(i as u16),
-                mode: FanoutMode::Cbpf(if i == 0 {
-                    steering_program_client_side(workers)
-                } else {
-                    steering_program_server_side(workers)
-                }),
-            });
-            let cfg = RingConfig {
-                fanout,
-                vnet_hdr: true,
-                ..if opts.gso {
-                    RingConfig {
-                        frame_size: 1 << 17,
-                        rx_frames: 512,
-                        tx_frames: 256,
+            let client_side = i == 0;
+            let group_id = fanout_base.wrapping_add(i as u16);
+            if opts.gso {
+                // Two sockets per worker and port, joined small first: a deep ring of
+                // small slots for ordinary frames, a shallow one of 128 KB slots for
+                // super-frames, told apart by the fanout program.
+                let fanout = Some(Fanout {
+                    group_id,
+                    mode: FanoutMode::Cbpf(steering_program_split(
+                        client_side,
+                        workers,
+                        GSO_SPLIT_ABOVE,
+                    )),
+                });
+                let small = open(
+                    &p.name,
+                    &RingConfig {
+                        fanout: fanout.clone(),
+                        vnet_hdr: true,
                         ..RingConfig::default()
-                    }
-                } else {
-                    RingConfig::default()
-                }
-            };
-            let sock = PacketSocket::open(&p.name, &cfg)
-                .map_err(|e| format!("AF_PACKET on {}: {e}", p.name))?;
-            rings.push(sock.split());
+                    },
+                )?;
+                let big = open(
+                    &p.name,
+                    &RingConfig {
+                        frame_size: 1 << 17,
+                        rx_frames: 256,
+                        tx_frames: 128,
+                        fanout,
+                        vnet_hdr: true,
+                        ..RingConfig::default()
+                    },
+                )?;
+                let (small_rx, small_tx) = small.split();
+                let (big_rx, big_tx) = big.split();
+                rings.push(PortRings {
+                    rx: vec![small_rx, big_rx],
+                    tx: small_tx,
+                    tx_big: Some(big_tx),
+                });
+            } else {
+                let fanout = (workers.get() > 1).then(|| Fanout {
+                    group_id,
+                    mode: FanoutMode::Cbpf(if client_side {
+                        steering_program_client_side(workers)
+                    } else {
+                        steering_program_server_side(workers)
+                    }),
+                });
+                let cfg = RingConfig {
+                    fanout,
+                    vnet_hdr: true,
+                    ..RingConfig::default()
+                };
+                let (rx, tx) = open(&p.name, &cfg)?.split();
+                rings.push(PortRings {
+                    rx: vec![rx],
+                    tx,
+                    tx_big: None,
+                });
+            }
         }
-        sets.push(PacketPorts::new(rings));
+        sets.push(PacketPorts::with_rings(rings));
     }
     Ok(Backend::Packet(sets))
 }

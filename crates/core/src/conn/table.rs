@@ -315,7 +315,11 @@ impl<A: IpBytes> ConnTable<A> {
                 let entry = chunk.as_ptr().wrapping_add((slot & CHUNK_MASK) as usize);
                 // An entry (44 bytes for IPv4) may straddle two cache lines.
                 prefetch(entry);
-                prefetch(entry.cast::<u8>().wrapping_add(std::mem::size_of::<Conn<A>>() - 1));
+                prefetch(
+                    entry
+                        .cast::<u8>()
+                        .wrapping_add(std::mem::size_of::<Conn<A>>() - 1),
+                );
             }
         }
     }
