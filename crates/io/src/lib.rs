@@ -1,6 +1,8 @@
 //! Linux packet I/O for the rvs director (layer 3 of the design).
 //!
-//! - [`backend`]: the [`PacketRx`]/[`PacketTx`] traits a worker loop is written against.
+//! - [`backend`]: the [`PortIo`] trait a worker loop is written against (and the
+//!   single-ring [`PacketRx`]/[`PacketTx`]), with its AF_PACKET implementation
+//!   [`PacketPorts`].
 //! - [`afpacket`]: AF_PACKET TPACKET_V2 (or V3) RX/TX rings bound to ETH_P_ALL, batched
 //!   receive in place, batched transmit with one kick per batch, fanout groups.
 //! - [`xdp`]: AF_XDP sockets with a shared UMEM, and the XDP program that steers only the
@@ -8,8 +10,8 @@
 //! - [`offload`]: partial checksums and GSO frames, received and transmitted.
 //! - [`mem`]: an in-memory backend for tests and replay.
 //! - [`bpf`]: classic BPF fanout steering programs that send both directions of a NAT
-//!   connection to the same worker.
-//! - [`iface`]: interface index, MAC, MTU and addresses.
+//!   connection, and all of a client's connections, to the same worker (by client address).
+//! - [`iface`]: interface index, MAC, MTU, addresses and segmentation offloads.
 //! - [`neigh`]: a synchronous rtnetlink client (routes, neighbours, addresses) and the
 //!   data plane's non-blocking neighbour cache.
 //!
