@@ -1,25 +1,30 @@
 //! Classic BPF programs for AF_PACKET fanout steering (PACKET_FANOUT_CBPF).
 //!
 //! A director with several workers must deliver both directions of a NAT connection to the
-//! same worker, because each worker owns a shard of the connection table. The one value both
-//! directions share, untouched by the NAT rewrite, is the client's endpoint; of that, the
-//! client *port* is cheap to read:
+//! same worker, because each worker owns a shard of the connection table; and all of one
+//! client's connections too, because persistence templates (IPVS's client affinity) live in
+//! the shard with the connections they control. The one value every such packet carries,
+//! untouched by the NAT rewrite, is the client's **address**:
 //!
-//! - on the client-facing interface, frames come from clients: client port = L4 **source**;
-//! - on the server-facing interface, frames are replies from real servers: client port = L4
-//!   **destination** (the director rewrote only the VIP side; the client side is unchanged).
+//! - on the client-facing interface, frames come from clients: the IP **source**;
+//! - on the server-facing interface, frames are replies from real servers: the IP
+//!   **destination** (the director rewrote only the VIP side).
 //!
-//! So `steering_program_client_side(n)` returns `source port % n` and
-//! `steering_program_server_side(n)` returns `destination port % n`, and the worker with that
-//! index on either side sees the connection. ICMP errors (IPv4 types 3, 4, 11, 12; ICMPv6
-//! types 1–4) are steered by the port inside the quoted packet, which travelled the opposite
-//! way (so client side reads the quoted destination port, server side the quoted source port).
+//! So `steering_program_client_side(n)` returns `mix(source address) % n` and
+//! `steering_program_server_side(n)` returns `mix(destination address) % n` (IPv4: the whole
+//! address; IPv6: its last 32 bits), where `mix` is a multiplicative hash that spreads
+//! neighbouring addresses. ICMP errors (IPv4 types 3, 4, 11, 12; ICMPv6 types 1-4) are
+//! steered by the address inside the quoted packet, which travelled the opposite way (client
+//! side: the quoted destination; server side: the quoted source). Fragments carry the
+//! addresses too, so every piece of a datagram meets the others.
 //!
 //! Assumptions, documented because the core must agree with them:
-//! - the client port is not rewritten by the director (true for masq, tunnel and route);
-//! - IPv4 and IPv6 without extension headers, L4 TCP, UDP, SCTP or UDP-Lite;
-//! - everything else (ARP, IPv6 extension headers, IPv4 fragments — first ones included, so
-//!   all pieces of a datagram meet — other protocols, truncated frames) goes to worker 0.
+//! - the client address is not rewritten by the director (true for masq, tunnel and route);
+//! - replies come back on the other interface (one-armed NAT, clients and servers on one
+//!   interface, would need both addresses looked at);
+//! - persistence granularity below /32 (`-M`) holds within a worker: clients of one
+//!   persistence network on different workers get a template each.
+//! - everything that is not IP (ARP, ...) goes to worker 0.
 //!
 //! Loads use `SKF_NET_OFF`-relative offsets and the `SKF_AD_PROTOCOL` ancillary load, so the
 //! program reads the same bytes whether the kernel runs it with `skb->data` at the MAC header
@@ -77,53 +82,86 @@ const ETH_P_IP: u32 = 0x0800;
 const ETH_P_IPV6: u32 = 0x86dd;
 const IPPROTO_ICMP: u32 = 1;
 const IPPROTO_ICMPV6: u32 = 58;
-/// L4 protocols whose first four bytes are (source port, destination port).
-const PORTED_PROTOCOLS: [u32; 4] = [6, 17, 132, 136];
 const IPV6_HEADER_LEN: u32 = 40;
 const ICMP_HEADER_LEN: u32 = 8;
+/// Fibonacci hashing's multiplier (2^32 / golden ratio): neighbouring addresses spread.
+const MIX: u32 = 0x9e37_79b1;
 
-/// Which L4 port carries the client's port in frames on this interface.
+/// Which IP address is the client's in frames on this interface.
 #[derive(Clone, Copy)]
-enum ClientPort {
+enum ClientAddr {
     Source,
     Destination,
 }
 
-impl ClientPort {
-    /// Offset of the port in the L4 header of the frame itself.
-    fn outer(self) -> u32 {
+impl ClientAddr {
+    /// Offset of the client's IPv4 address in an IPv4 header.
+    fn v4(self) -> u32 {
         match self {
-            ClientPort::Source => 0,
-            ClientPort::Destination => 2,
+            ClientAddr::Source => 12,
+            ClientAddr::Destination => 16,
         }
     }
 
-    /// Offset of the client port in the L4 header quoted by an ICMP error, which describes a
-    /// packet that travelled the other way.
-    fn quoted(self) -> u32 {
-        2 - self.outer()
+    /// Offset of the last 32 bits of the client's address in an IPv6 header.
+    fn v6(self) -> u32 {
+        match self {
+            ClientAddr::Source => 8 + 12,
+            ClientAddr::Destination => 24 + 12,
+        }
+    }
+
+    /// The client's side in a packet quoted by an ICMP error, which travelled the other way.
+    fn quoted(self) -> ClientAddr {
+        match self {
+            ClientAddr::Source => ClientAddr::Destination,
+            ClientAddr::Destination => ClientAddr::Source,
+        }
     }
 }
 
-/// Steering program for the client-facing interface: `L4 source port % n`.
+/// Steering program for the client-facing interface: by the IP source address.
 pub fn steering_program_client_side(n: NonZeroU32) -> BpfProgram {
-    steering_program(ClientPort::Source, n)
+    steering_program(ClientAddr::Source, n, None)
 }
 
-/// Steering program for the server-facing interface: `L4 destination port % n`.
+/// Steering program for the server-facing interface: by the IP destination address.
 pub fn steering_program_server_side(n: NonZeroU32) -> BpfProgram {
-    steering_program(ClientPort::Destination, n)
+    steering_program(ClientAddr::Destination, n, None)
 }
 
-fn steering_program(port: ClientPort, n: NonZeroU32) -> BpfProgram {
+/// Steering for a group with two sockets per worker, one with small ring slots and one
+/// with GSO-sized ones (joined in that order): returns `2 * worker + 1` for frames longer
+/// than `split_above` bytes and `2 * worker` for the others, `worker` chosen as by
+/// [`steering_program_client_side`] (`client_side`) or [`steering_program_server_side`].
+/// So small frames fill a deep ring of small slots and only super-frames take big ones.
+pub fn steering_program_split(client_side: bool, n: NonZeroU32, split_above: u32) -> BpfProgram {
+    let addr = if client_side {
+        ClientAddr::Source
+    } else {
+        ClientAddr::Destination
+    };
+    steering_program(addr, n, Some(split_above))
+}
+
+/// What both programs compute from a client's address word (as the network-order bytes
+/// read as a big-endian u32), for callers that must agree with the kernel's choice.
+pub fn steering_index(addr_word: u32, n: NonZeroU32) -> u32 {
+    let h = addr_word.wrapping_mul(MIX);
+    (h ^ (h >> 16)) % n.get()
+}
+
+fn steering_program(addr: ClientAddr, n: NonZeroU32, split_above: Option<u32>) -> BpfProgram {
     use libc::{
-        BPF_A, BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_H, BPF_IND, BPF_K, BPF_LD, BPF_LDX,
-        BPF_LSH, BPF_MISC, BPF_MOD, BPF_MSH, BPF_RET, BPF_TAX, BPF_X,
+        BPF_A, BPF_ABS, BPF_ADD, BPF_ALU, BPF_B, BPF_H, BPF_IND, BPF_K, BPF_LD, BPF_LDX, BPF_LEN,
+        BPF_LSH, BPF_MISC, BPF_MOD, BPF_MSH, BPF_MUL, BPF_RET, BPF_RSH, BPF_TAX, BPF_TXA, BPF_W,
+        BPF_X, BPF_XOR,
     };
     let mut a = Asm::default();
+    let ld_abs_w = (BPF_LD | BPF_W | BPF_ABS) as u16;
     let ld_abs_h = (BPF_LD | BPF_H | BPF_ABS) as u16;
     let ld_abs_b = (BPF_LD | BPF_B | BPF_ABS) as u16;
-    let ld_ind_h = (BPF_LD | BPF_H | BPF_IND) as u16;
+    let ld_ind_w = (BPF_LD | BPF_W | BPF_IND) as u16;
     let ld_ind_b = (BPF_LD | BPF_B | BPF_IND) as u16;
     let ldx_msh = (BPF_LDX | BPF_B | BPF_MSH) as u16;
 
@@ -131,72 +169,62 @@ fn steering_program(port: ClientPort, n: NonZeroU32) -> BpfProgram {
     a.jeq(ETH_P_IP, "v4", "next");
     a.jeq(ETH_P_IPV6, "v6", "zero");
 
-    // IPv4: no fragments, then the header length into X.
+    // IPv4: by the client address, unless this is an ICMP error (not a later fragment,
+    // whose ICMP header is elsewhere).
     a.label("v4");
-    a.op(ld_abs_h, NET + 6);
-    a.jset(0x3fff, "zero", "next");
-    a.op(ldx_msh, NET);
     a.op(ld_abs_b, NET + 9);
-    for proto in PORTED_PROTOCOLS {
-        a.jeq(proto, "v4_ports", "next");
-    }
-    a.jeq(IPPROTO_ICMP, "v4_icmp", "zero");
-    a.label("v4_ports");
-    a.op(ld_ind_h, NET + port.outer());
-    a.jmp("modulo");
-
-    // IPv4 ICMP error: X = outer header length; the quoted IPv4 header follows the 8-byte
-    // ICMP header.
-    a.label("v4_icmp");
+    a.jeq(IPPROTO_ICMP, "next", "v4_addr");
+    a.op(ld_abs_h, NET + 6);
+    a.jset(0x1fff, "v4_addr", "next");
+    a.op(ldx_msh, NET);
     a.op(ld_ind_b, NET);
     for ty in [3, 4, 11] {
         a.jeq(ty, "v4_quoted", "next");
     }
-    a.jeq(12, "v4_quoted", "zero");
+    a.jeq(12, "v4_quoted", "v4_addr");
     a.label("v4_quoted");
-    a.op(ld_ind_b, NET + ICMP_HEADER_LEN + 9);
-    for proto in &PORTED_PROTOCOLS[..3] {
-        a.jeq(*proto, "v4_quoted_ports", "next");
-    }
-    a.jeq(PORTED_PROTOCOLS[3], "v4_quoted_ports", "zero");
-    a.label("v4_quoted_ports");
-    a.op(ld_ind_b, NET + ICMP_HEADER_LEN);
-    a.op((BPF_ALU | BPF_AND | BPF_K) as u16, 0x0f);
-    a.op((BPF_ALU | BPF_LSH | BPF_K) as u16, 2);
-    a.op((BPF_ALU | BPF_ADD | BPF_X) as u16, 0);
-    a.op((BPF_MISC | BPF_TAX) as u16, 0);
-    a.op(ld_ind_h, NET + ICMP_HEADER_LEN + port.quoted());
-    a.jmp("modulo");
+    // X = outer header length; the quoted IPv4 header follows the 8-byte ICMP header.
+    a.op(ld_ind_w, NET + ICMP_HEADER_LEN + addr.quoted().v4());
+    a.jmp("hash");
+    a.label("v4_addr");
+    a.op(ld_abs_w, NET + addr.v4());
+    a.jmp("hash");
 
-    // IPv6 without extension headers.
+    // IPv6: the last 32 bits of the client address; ICMPv6 errors (types 1..=4) by the
+    // quoted packet's.
     a.label("v6");
     a.op(ld_abs_b, NET + 6);
-    for proto in PORTED_PROTOCOLS {
-        a.jeq(proto, "v6_ports", "next");
-    }
-    a.jeq(IPPROTO_ICMPV6, "v6_icmp", "zero");
-    a.label("v6_ports");
-    a.op(ld_abs_h, NET + IPV6_HEADER_LEN + port.outer());
-    a.jmp("modulo");
-
-    // ICMPv6 error (types 1..=4) quoting an IPv6 packet without extension headers.
-    a.label("v6_icmp");
+    a.jeq(IPPROTO_ICMPV6, "next", "v6_addr");
     a.op(ld_abs_b, NET + IPV6_HEADER_LEN);
-    a.jgt(4, "zero", "next");
-    a.jeq(0, "zero", "next");
-    a.op(ld_abs_b, NET + IPV6_HEADER_LEN + ICMP_HEADER_LEN + 6);
-    for proto in &PORTED_PROTOCOLS[..3] {
-        a.jeq(*proto, "v6_quoted_ports", "next");
-    }
-    a.jeq(PORTED_PROTOCOLS[3], "v6_quoted_ports", "zero");
-    a.label("v6_quoted_ports");
+    a.jgt(4, "v6_addr", "next");
+    a.jeq(0, "v6_addr", "next");
     a.op(
-        ld_abs_h,
-        NET + 2 * IPV6_HEADER_LEN + ICMP_HEADER_LEN + port.quoted(),
+        ld_abs_w,
+        NET + IPV6_HEADER_LEN + ICMP_HEADER_LEN + addr.quoted().v6(),
     );
+    a.jmp("hash");
+    a.label("v6_addr");
+    a.op(ld_abs_w, NET + addr.v6());
 
-    a.label("modulo");
+    // Spread neighbouring addresses (the same function as `steering_index`).
+    a.label("hash");
+    a.op((BPF_ALU | BPF_MUL | BPF_K) as u16, MIX);
+    a.op((BPF_MISC | BPF_TAX) as u16, 0);
+    a.op((BPF_ALU | BPF_RSH | BPF_K) as u16, 16);
+    a.op((BPF_ALU | BPF_XOR | BPF_X) as u16, 0);
     a.op((BPF_ALU | BPF_MOD | BPF_K) as u16, n.get());
+    if let Some(threshold) = split_above {
+        // X = 2 * worker; then + 1 for a long frame.
+        a.op((BPF_ALU | BPF_LSH | BPF_K) as u16, 1);
+        a.op((BPF_MISC | BPF_TAX) as u16, 0);
+        a.op((BPF_LD | BPF_W | BPF_LEN) as u16, 0);
+        a.jgt(threshold, "next", "small");
+        a.op((BPF_MISC | BPF_TXA) as u16, 0);
+        a.op((BPF_ALU | BPF_ADD | BPF_K) as u16, 1);
+        a.op((BPF_RET | BPF_A) as u16, 0);
+        a.label("small");
+        a.op((BPF_MISC | BPF_TXA) as u16, 0);
+    }
     a.op((BPF_RET | BPF_A) as u16, 0);
     a.label("zero");
     a.op((BPF_RET | BPF_K) as u16, 0);
@@ -333,6 +361,7 @@ pub(crate) fn interpret(prog: &BpfProgram, ethertype: u16, net: &[u8]) -> u32 {
             _ => 1,
         };
         match code & 0x07 {
+            BPF_LD if code & 0xe0 == BPF_LEN => a = (net.len() + 14) as u32,
             BPF_LD => {
                 let offset = match code & 0xe0 {
                     BPF_ABS => i64::from(k as i32),
@@ -355,6 +384,9 @@ pub(crate) fn interpret(prog: &BpfProgram, ethertype: u16, net: &[u8]) -> u32 {
                 let operand = if code & BPF_X != 0 { x } else { k };
                 a = match code & 0xf0 {
                     BPF_ADD => a.wrapping_add(operand),
+                    BPF_MUL => a.wrapping_mul(operand),
+                    BPF_RSH => a.wrapping_shr(operand),
+                    BPF_XOR => a ^ operand,
                     BPF_AND => a & operand,
                     BPF_LSH => a.wrapping_shl(operand),
                     BPF_MOD => a % operand,
@@ -376,6 +408,7 @@ pub(crate) fn interpret(prog: &BpfProgram, ethertype: u16, net: &[u8]) -> u32 {
                 pc += usize::from(if taken { insn.jt } else { insn.jf });
             }
             BPF_RET => return if code & 0x18 == BPF_A { a } else { k },
+            BPF_MISC if code & 0xf8 == BPF_TXA => a = x,
             BPF_MISC => {
                 assert_eq!(code & 0xf8, BPF_TAX, "unsupported misc {code:#x}");
                 x = a;
@@ -390,9 +423,13 @@ pub(crate) fn interpret(prog: &BpfProgram, ethertype: u16, net: &[u8]) -> u32 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
 
     const TCP: u8 = 6;
     const UDP: u8 = 17;
+    const CLIENT: [u8; 4] = [203, 0, 113, 7];
+    const VIP: [u8; 4] = [192, 0, 2, 10];
+    const RIP: [u8; 4] = [198, 51, 100, 11];
 
     fn n(workers: u32) -> NonZeroU32 {
         NonZeroU32::new(workers).unwrap()
@@ -400,43 +437,52 @@ mod tests {
 
     /// An IPv4 packet (network header on) with `options` words of IP options and a
     /// ported L4 header.
-    fn ipv4(proto: u8, sport: u16, dport: u16, options: u8, frag: u16) -> Vec<u8> {
+    fn ipv4(
+        src: [u8; 4],
+        dst: [u8; 4],
+        proto: u8,
+        ports: (u16, u16),
+        options: u8,
+        frag: u16,
+    ) -> Vec<u8> {
         let ihl = 5 + options;
         let mut p = vec![0u8; usize::from(ihl) * 4];
         p[0] = 0x40 | ihl;
         p[6..8].copy_from_slice(&frag.to_be_bytes());
         p[8] = 64;
         p[9] = proto;
-        p[12..16].copy_from_slice(&[203, 0, 113, 7]);
-        p[16..20].copy_from_slice(&[192, 0, 2, 10]);
-        p.extend_from_slice(&sport.to_be_bytes());
-        p.extend_from_slice(&dport.to_be_bytes());
+        p[12..16].copy_from_slice(&src);
+        p[16..20].copy_from_slice(&dst);
+        p.extend_from_slice(&ports.0.to_be_bytes());
+        p.extend_from_slice(&ports.1.to_be_bytes());
         p.extend_from_slice(&[0; 16]);
         p
     }
 
-    fn ipv6(next: u8, sport: u16, dport: u16) -> Vec<u8> {
+    fn ipv6(src: Ipv6Addr, dst: Ipv6Addr, next: u8, ports: (u16, u16)) -> Vec<u8> {
         let mut p = vec![0u8; 40];
         p[0] = 0x60;
         p[6] = next;
         p[7] = 64;
-        p.extend_from_slice(&sport.to_be_bytes());
-        p.extend_from_slice(&dport.to_be_bytes());
+        p[8..24].copy_from_slice(&src.octets());
+        p[24..40].copy_from_slice(&dst.octets());
+        p.extend_from_slice(&ports.0.to_be_bytes());
+        p.extend_from_slice(&ports.1.to_be_bytes());
         p.extend_from_slice(&[0; 16]);
         p
     }
 
-    /// An ICMP error quoting `quoted` (a whole IPv4 packet).
-    fn icmp4_error(ty: u8, quoted: &[u8]) -> Vec<u8> {
-        let mut p = ipv4(IPPROTO_ICMP as u8, 0, 0, 0, 0);
+    /// An ICMP error from `src` to `dst` quoting `quoted` (a whole IPv4 packet).
+    fn icmp4_error(src: [u8; 4], dst: [u8; 4], ty: u8, quoted: &[u8]) -> Vec<u8> {
+        let mut p = ipv4(src, dst, IPPROTO_ICMP as u8, (0, 0), 0, 0);
         p.truncate(20);
         p.extend_from_slice(&[ty, 4, 0, 0, 0, 0, 5, 0xdc]);
         p.extend_from_slice(quoted);
         p
     }
 
-    fn icmp6_error(ty: u8, quoted: &[u8]) -> Vec<u8> {
-        let mut p = ipv6(IPPROTO_ICMPV6 as u8, 0, 0);
+    fn icmp6_error(src: Ipv6Addr, dst: Ipv6Addr, ty: u8, quoted: &[u8]) -> Vec<u8> {
+        let mut p = ipv6(src, dst, IPPROTO_ICMPV6 as u8, (0, 0));
         p.truncate(40);
         p.extend_from_slice(&[ty, 0, 0, 0, 0, 0, 5, 0xdc]);
         p.extend_from_slice(quoted);
@@ -449,6 +495,15 @@ mod tests {
 
     fn server(workers: u32, ethertype: u16, net: &[u8]) -> u32 {
         interpret(&steering_program_server_side(n(workers)), ethertype, net)
+    }
+
+    fn want4(addr: [u8; 4], workers: u32) -> u32 {
+        steering_index(u32::from_be_bytes(addr), n(workers))
+    }
+
+    fn want6(addr: Ipv6Addr, workers: u32) -> u32 {
+        let o = addr.octets();
+        steering_index(u32::from_be_bytes([o[12], o[13], o[14], o[15]]), n(workers))
     }
 
     #[test]
@@ -478,88 +533,155 @@ mod tests {
     }
 
     #[test]
-    fn ipv4_tcp_and_udp() {
-        let p = ipv4(TCP, 40000, 80, 0, 0);
-        assert_eq!(client(7, 0x0800, &p), 40000 % 7);
-        assert_eq!(server(7, 0x0800, &p), 80 % 7);
-        let with_options = ipv4(UDP, 40001, 53, 3, 0);
-        assert_eq!(client(4, 0x0800, &with_options), 40001 % 4);
-        // Don't-fragment alone is fine; MF or an offset sends to worker 0.
+    fn ipv4_by_client_address_whatever_the_ports() {
+        let p = ipv4(CLIENT, VIP, TCP, (40000, 80), 0, 0);
+        assert_eq!(client(7, 0x0800, &p), want4(CLIENT, 7));
+        let reply = ipv4(RIP, CLIENT, TCP, (8080, 40000), 0, 0);
+        assert_eq!(server(7, 0x0800, &reply), want4(CLIENT, 7));
+        // Another connection of the same client, another port, another protocol.
+        let other = ipv4(CLIENT, VIP, UDP, (5353, 53), 3, 0);
+        assert_eq!(client(7, 0x0800, &other), want4(CLIENT, 7));
+        // Fragments (first and later) follow their addresses.
         assert_eq!(
-            client(7, 0x0800, &ipv4(TCP, 40000, 80, 0, 0x4000)),
-            40000 % 7
+            client(7, 0x0800, &ipv4(CLIENT, VIP, UDP, (1, 2), 0, 0x2000)),
+            want4(CLIENT, 7)
         );
-        assert_eq!(client(7, 0x0800, &ipv4(UDP, 40000, 80, 0, 0x2000)), 0);
-        assert_eq!(client(7, 0x0800, &ipv4(UDP, 40000, 80, 0, 0x0010)), 0);
+        assert_eq!(
+            client(7, 0x0800, &ipv4(CLIENT, VIP, UDP, (1, 2), 0, 0x00b9)),
+            want4(CLIENT, 7)
+        );
+        // Any protocol.
+        assert_eq!(
+            client(7, 0x0800, &ipv4(CLIENT, VIP, 47, (0, 0), 0, 0)),
+            want4(CLIENT, 7)
+        );
     }
 
     #[test]
-    fn ipv6_without_extension_headers() {
-        let p = ipv6(TCP, 50001, 443);
-        assert_eq!(client(5, 0x86dd, &p), 50001 % 5);
-        assert_eq!(server(5, 0x86dd, &p), 443 % 5);
-        // Hop-by-hop options header: fallback.
-        assert_eq!(client(5, 0x86dd, &ipv6(0, 50001, 443)), 0);
+    fn split_programs_add_the_size_class() {
+        for workers in [1, 3] {
+            let w = want4(CLIENT, workers);
+            for (client_side, frame) in [
+                (true, ipv4(CLIENT, VIP, TCP, (40000, 80), 0, 0)),
+                (false, ipv4(RIP, CLIENT, TCP, (80, 40000), 0, 0)),
+            ] {
+                let prog = steering_program_split(client_side, n(workers), 1600);
+                let mut big = frame.clone();
+                big.resize(9000, 0);
+                assert_eq!(interpret(&prog, 0x0800, &frame), 2 * w);
+                assert_eq!(interpret(&prog, 0x0800, &big), 2 * w + 1);
+            }
+            let prog = steering_program_split(true, n(workers), 1600);
+            assert_eq!(
+                interpret(&prog, 0x0806, &[0u8; 28]),
+                0,
+                "ARP: small, worker 0"
+            );
+        }
+    }
+
+    #[test]
+    fn neighbouring_clients_spread() {
+        let mut seen = [0u32; 4];
+        for last in 0..=255u8 {
+            let p = ipv4([203, 0, 113, last], VIP, TCP, (40000, 80), 0, 0);
+            seen[client(4, 0x0800, &p) as usize] += 1;
+        }
+        assert!(seen.iter().all(|&c| c > 40), "{seen:?}");
+    }
+
+    #[test]
+    fn ipv6_by_the_last_32_bits() {
+        let c: Ipv6Addr = "2001:db8:c::7".parse().unwrap();
+        let v: Ipv6Addr = "2001:db8:10::10".parse().unwrap();
+        let r: Ipv6Addr = "2001:db8:5::11".parse().unwrap();
+        assert_eq!(
+            client(5, 0x86dd, &ipv6(c, v, TCP, (50001, 443))),
+            want6(c, 5)
+        );
+        assert_eq!(
+            server(5, 0x86dd, &ipv6(r, c, TCP, (443, 50001))),
+            want6(c, 5)
+        );
+        // Extension headers do not matter: the addresses are in the fixed header.
+        assert_eq!(client(5, 0x86dd, &ipv6(c, v, 0, (1, 2))), want6(c, 5));
     }
 
     #[test]
     fn anything_else_goes_to_worker_zero() {
         assert_eq!(client(5, 0x0806, &[0u8; 28]), 0, "ARP");
-        assert_eq!(client(5, 0x0800, &ipv4(47, 1, 2, 0, 0)), 0, "GRE");
         assert_eq!(
-            client(5, 0x0800, &ipv4(TCP, 40000, 80, 0, 0)[..21]),
+            client(5, 0x0800, &ipv4(CLIENT, VIP, TCP, (1, 2), 0, 0)[..15]),
             0,
             "truncated"
         );
         assert_eq!(client(5, 0x0800, &[]), 0, "empty");
-        let echo = icmp4_error(8, &ipv4(TCP, 1, 2, 0, 0));
-        assert_eq!(client(5, 0x0800, &echo), 0, "echo request is not an error");
     }
 
     #[test]
     fn icmp_errors_follow_the_quoted_connection() {
-        // Client side: a router tells the director its reply VIP:80 -> client:40000 was
-        // too big; the quoted packet's destination port is the client port.
-        let quoted_reply = ipv4(TCP, 80, 40000, 0, 0);
-        assert_eq!(client(7, 0x0800, &icmp4_error(3, &quoted_reply)), 40000 % 7);
-        // Server side: a real server reports on client:40000 -> RIP:8080.
-        let quoted_request = ipv4(TCP, 40000, 8080, 2, 0);
+        // Client side: a router tells the director its reply VIP:80 -> client was too big;
+        // the quoted packet's destination is the client.
+        let router = [203, 0, 113, 254];
+        let quoted_reply = ipv4(VIP, CLIENT, TCP, (80, 40000), 0, 0);
         assert_eq!(
-            server(7, 0x0800, &icmp4_error(11, &quoted_request)),
-            40000 % 7
+            client(7, 0x0800, &icmp4_error(router, VIP, 3, &quoted_reply)),
+            want4(CLIENT, 7)
         );
-        let quoted6 = ipv6(UDP, 53, 50002);
-        assert_eq!(client(9, 0x86dd, &icmp6_error(2, &quoted6)), 50002 % 9);
+        // Server side: a real server reports on client -> RIP; it is addressed to the client.
+        let quoted_request = ipv4(CLIENT, RIP, TCP, (40000, 8080), 2, 0);
         assert_eq!(
-            client(9, 0x86dd, &icmp6_error(128, &quoted6)),
-            0,
-            "echo request"
+            server(7, 0x0800, &icmp4_error(RIP, CLIENT, 11, &quoted_request)),
+            want4(CLIENT, 7)
+        );
+        // An echo request is not an error: by its own source.
+        let echo = icmp4_error(CLIENT, VIP, 8, &quoted_request);
+        assert_eq!(client(7, 0x0800, &echo), want4(CLIENT, 7));
+        let c: Ipv6Addr = "2001:db8:c::9".parse().unwrap();
+        let v: Ipv6Addr = "2001:db8:10::10".parse().unwrap();
+        let rt: Ipv6Addr = "2001:db8:c::fe".parse().unwrap();
+        let quoted6 = ipv6(v, c, UDP, (53, 50002));
+        assert_eq!(
+            client(9, 0x86dd, &icmp6_error(rt, v, 2, &quoted6)),
+            want6(c, 9)
+        );
+        assert_eq!(
+            client(9, 0x86dd, &icmp6_error(rt, v, 128, &quoted6)),
+            want6(rt, 9),
+            "echo request: by its own source"
         );
     }
 
     proptest! {
-        /// Both directions of a NAT connection get the same worker index: the inbound frame
-        /// on the client side (client -> VIP) and the real server's reply on the server side
-        /// (RIP -> client).
+        /// Both directions of a NAT connection, and every connection of one client, get the
+        /// same worker index: the inbound frame on the client side (client -> VIP) and the
+        /// real server's reply on the server side (RIP -> client).
         #[test]
-        fn both_directions_meet(
+        fn both_directions_and_all_connections_meet(
             workers in 1u32..64,
-            cport in any::<u16>(),
-            vport in any::<u16>(),
-            rport in any::<u16>(),
+            caddr in any::<[u8; 4]>(),
+            raddr in any::<[u8; 4]>(),
+            ports in any::<[u16; 4]>(),
             udp in any::<bool>(),
             v6 in any::<bool>(),
             options in 0u8..10,
         ) {
             let proto = if udp { UDP } else { TCP };
-            let (ethertype, inbound, reply) = if v6 {
-                (0x86dd, ipv6(proto, cport, vport), ipv6(proto, rport, cport))
+            let (ethertype, inbound, reply, again, expected) = if v6 {
+                let c = Ipv6Addr::from(u128::from(u32::from_be_bytes(caddr)) | (0x2001_0db8 << 96));
+                let r = Ipv6Addr::from(u128::from(u32::from_be_bytes(raddr)) | (0x2001_0db8 << 96) | (5 << 64));
+                let v: Ipv6Addr = "2001:db8:10::10".parse().unwrap();
+                (0x86dd, ipv6(c, v, proto, (ports[0], ports[1])), ipv6(r, c, proto, (ports[2], ports[0])),
+                 ipv6(c, v, proto, (ports[3], ports[1])), want6(c, workers))
             } else {
-                (0x0800, ipv4(proto, cport, vport, options, 0), ipv4(proto, rport, cport, 0, 0))
+                (0x0800, ipv4(caddr, VIP, proto, (ports[0], ports[1]), options, 0),
+                 ipv4(raddr, caddr, proto, (ports[2], ports[0]), 0, 0),
+                 ipv4(caddr, VIP, proto, (ports[3], ports[1]), 0, 0), want4(caddr, workers))
             };
-            let expected = u32::from(cport) % workers;
             prop_assert_eq!(client(workers, ethertype, &inbound), expected);
             prop_assert_eq!(server(workers, ethertype, &reply), expected);
+            prop_assert_eq!(client(workers, ethertype, &again), expected);
+            let _ = Ipv4Addr::from(caddr);
         }
 
         /// Arbitrary bytes never make the program misbehave: it returns a worker index.

@@ -54,6 +54,30 @@ impl Interface {
     }
 }
 
+/// Whether an interface aggregates or segments TCP in the kernel: GRO on receive, TSO on
+/// transmit (the legacy ETHTOOL_GGRO / ETHTOOL_GTSO queries; `false` when the driver does
+/// not say). An interface left with either on carries GSO super-frames, which a frame
+/// forwarder must take whole.
+pub fn has_segmentation_offloads(name: &str) -> bool {
+    const ETHTOOL_GTSO: u32 = 0x1e;
+    const ETHTOOL_GGRO: u32 = 0x2b;
+    let Ok(probe) = sys::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) else {
+        return false;
+    };
+    [ETHTOOL_GGRO, ETHTOOL_GTSO].into_iter().any(|cmd| {
+        // struct ethtool_value { u32 cmd; u32 data; }
+        let mut value = [cmd, 0u32];
+        let Ok(mut req) = ifreq_for(name) else {
+            return false;
+        };
+        req.ifr_ifru.ifru_data = value.as_mut_ptr().cast();
+        // SAFETY: SIOCETHTOOL with a get command: the kernel reads the command from, and
+        // writes the value into, the 8-byte buffer `value`, which outlives the call.
+        let ret = unsafe { libc::ioctl(probe.as_raw_fd(), libc::SIOCETHTOOL, &mut req) };
+        ret >= 0 && value[1] != 0
+    })
+}
+
 /// An `ifreq` with the name filled in.
 fn ifreq_for(name: &str) -> io::Result<libc::ifreq> {
     let cname = sys::interface_cstring(name)?;

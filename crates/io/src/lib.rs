@@ -1,12 +1,17 @@
 //! Linux packet I/O for the rvs director (layer 3 of the design).
 //!
-//! - [`backend`]: the [`PacketRx`]/[`PacketTx`] traits a worker loop is written against.
+//! - [`backend`]: the [`PortIo`] trait a worker loop is written against (and the
+//!   single-ring [`PacketRx`]/[`PacketTx`]), with its AF_PACKET implementation
+//!   [`PacketPorts`].
 //! - [`afpacket`]: AF_PACKET TPACKET_V2 (or V3) RX/TX rings bound to ETH_P_ALL, batched
 //!   receive in place, batched transmit with one kick per batch, fanout groups.
+//! - [`xdp`]: AF_XDP sockets with a shared UMEM, and the XDP program that steers only the
+//!   director's traffic to them.
+//! - [`offload`]: partial checksums and GSO frames, received and transmitted.
 //! - [`mem`]: an in-memory backend for tests and replay.
 //! - [`bpf`]: classic BPF fanout steering programs that send both directions of a NAT
-//!   connection to the same worker.
-//! - [`iface`]: interface index, MAC, MTU and addresses.
+//!   connection, and all of a client's connections, to the same worker (by client address).
+//! - [`iface`]: interface index, MAC, MTU, addresses and segmentation offloads.
 //! - [`neigh`]: a synchronous rtnetlink client (routes, neighbours, addresses) and the
 //!   data plane's non-blocking neighbour cache.
 //!
@@ -64,17 +69,23 @@ pub mod iface;
 mod mac;
 pub mod mem;
 pub mod neigh;
+pub mod offload;
 mod sys;
+pub mod xdp;
 
 pub use afpacket::{
     Fanout, FanoutMode, KernelStats, PacketSocket, PacketType, RingConfig, RingVersion, RxFrame,
     RxRing, RxStats, SetRangeError, TxError, TxRing, TxStats,
 };
-pub use backend::{PacketRx, PacketTx};
-pub use bpf::{steering_program_client_side, steering_program_server_side, BpfInsn, BpfProgram};
-pub use iface::Interface;
+pub use backend::{Disposition, PacketPorts, PacketRx, PacketTx, PortIo, PortIoStats, PortRings};
+pub use bpf::{
+    steering_program_client_side, steering_program_server_side, steering_program_split, BpfInsn,
+    BpfProgram,
+};
+pub use iface::{has_segmentation_offloads, Interface};
 pub use mac::{MacAddr, ParseMacError};
 pub use mem::{MemFrameMeta, MemRx, MemTx};
 pub use neigh::{
     NeighCache, NeighEntry, NeighState, NeighWatcher, Route, RouteEntry, RouteKind, RtNetlink,
 };
+pub use offload::{CsumRequest, CsumState, Gso, GsoKind, RxOffload, TxOffload};

@@ -108,15 +108,36 @@ impl Mmap {
     /// Maps `len` bytes of `fd` read-write and shared (`MAP_LOCKED` is not used: it would
     /// need CAP_IPC_LOCK or a raised RLIMIT_MEMLOCK; the ring pages are kernel pages anyway).
     pub(crate) fn shared(fd: RawFd, len: usize) -> io::Result<Mmap> {
+        Self::map(fd, len, 0, libc::MAP_SHARED | libc::MAP_POPULATE)
+    }
+
+    /// Maps `len` bytes of `fd` at page offset `offset` (AF_XDP rings).
+    pub(crate) fn shared_at(fd: RawFd, len: usize, offset: u64) -> io::Result<Mmap> {
+        let offset = libc::off_t::try_from(offset)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "mmap offset"))?;
+        Self::map(fd, len, offset, libc::MAP_SHARED | libc::MAP_POPULATE)
+    }
+
+    /// Anonymous private memory, populated (an AF_XDP UMEM).
+    pub(crate) fn anonymous(len: usize) -> io::Result<Mmap> {
+        Self::map(
+            -1,
+            len,
+            0,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
+        )
+    }
+
+    fn map(fd: RawFd, len: usize, offset: libc::off_t, flags: libc::c_int) -> io::Result<Mmap> {
         // SAFETY: a fresh mapping chosen by the kernel; no existing memory is affected.
         let ptr = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
                 len,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_POPULATE,
+                flags,
                 fd,
-                0,
+                offset,
             )
         };
         if ptr == libc::MAP_FAILED {
@@ -218,4 +239,41 @@ pub(crate) fn interface_cstring(name: &str) -> io::Result<std::ffi::CString> {
             format!("bad interface name {name:?}"),
         )
     })
+}
+
+/// Waits until one of `fds` is ready or `timeout` passes (`None`: forever). Returns
+/// whether one is. EINTR counts as "not ready".
+pub(crate) fn poll_many(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Result<bool> {
+    let ms = match timeout {
+        None => -1,
+        Some(t) => i32::try_from(t.as_millis()).unwrap_or(i32::MAX),
+    };
+    for f in fds.iter_mut() {
+        f.revents = 0;
+    }
+    // SAFETY: `fds` is a valid, initialised array of pollfd of the given length for the
+    // duration of the call.
+    let ret = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+    if ret < 0 {
+        let err = io::Error::last_os_error();
+        if err.kind() == io::ErrorKind::Interrupted {
+            return Ok(false);
+        }
+        return Err(err);
+    }
+    Ok(ret > 0)
+}
+
+/// Asks the CPU to start loading the cache line at `p`; never faults, whatever the address
+/// (no effect on other targets).
+#[inline(always)]
+pub(crate) fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: PREFETCHT0 is a hint: it reads nothing architecturally and never faults;
+    // SSE is part of the x86_64 baseline.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }

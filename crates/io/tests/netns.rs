@@ -317,12 +317,13 @@ fn tx_ring_reports_full_and_recovers_after_flush() {
 }
 
 #[test]
-fn cbpf_fanout_steers_both_sides_by_client_port() {
+fn cbpf_fanout_steers_both_sides_by_client_address() {
     let Some(lab) = Lab::new() else { return };
     const WORKERS: usize = 3;
     let workers = NonZeroU32::new(WORKERS as u32).unwrap();
-    // Group 1 steers like the client-facing side (source port), group 2 like the
-    // server-facing side (destination port); each group gets its own copy of every frame.
+    // Group 1 steers like the client-facing side (source address), group 2 like the
+    // server-facing side (destination address); each group gets its own copy of every
+    // frame. Every flow from b to a goes to one worker per group, whatever its ports.
     let mut client_side = Vec::new();
     let mut server_side = Vec::new();
     for _ in 0..WORKERS {
@@ -350,9 +351,16 @@ fn cbpf_fanout_steers_both_sides_by_client_port() {
     const FLOWS: usize = 13;
     send_from_b(&lab, FLOWS, 41000, 9300, |_| 32);
 
-    for (group, port_of) in [
-        (&mut client_side, (|s: &Seen| s.sport) as fn(&Seen) -> u16),
-        (&mut server_side, |s: &Seen| s.dport),
+    let word = |ip: &str| u32::from(ip.parse::<Ipv4Addr>().unwrap());
+    for (group, expected) in [
+        (
+            &mut client_side,
+            rvs_io::bpf::steering_index(word(B_IP), workers),
+        ),
+        (
+            &mut server_side,
+            rvs_io::bpf::steering_index(word(A_IP), workers),
+        ),
     ] {
         let mut total = 0;
         for round in 0..MAX_WAITS {
@@ -370,11 +378,7 @@ fn cbpf_fanout_steers_both_sides_by_client_port() {
                 }
                 sock.rx().recv_batch(256, |frame| {
                     if let Some(seen) = inspect(frame) {
-                        assert_eq!(
-                            usize::from(port_of(&seen)) % WORKERS,
-                            index,
-                            "{seen:?} on worker {index}"
-                        );
+                        assert_eq!(expected as usize, index, "{seen:?} on worker {index}");
                         total += 1;
                     }
                 });
@@ -841,4 +845,105 @@ fn tpacket_v3_rejects_bad_block_sizes() {
             assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{block_size}");
         }
     });
+}
+
+#[test]
+fn vnet_hdr_flags_partial_checksums_and_passes_checksum_requests_on() {
+    let Some(lab) = Lab::new() else { return };
+    let a = lab.in_a(|| Interface::by_name("veth-a").unwrap());
+    let b = lab.in_b(|| Interface::by_name("veth-b").unwrap());
+    let cfg = RingConfig {
+        vnet_hdr: true,
+        ..RingConfig::default()
+    };
+    let (mut rx, mut tx) = lab
+        .in_a(move || PacketSocket::open("veth-a", &cfg).unwrap())
+        .split();
+    assert!(tx.has_vnet_hdr());
+    // Received: b's stack leaves the UDP checksum partial; the vnet header says so.
+    send_from_b(&lab, 3, 41000, 9100, |_| 20);
+    let mut offloads = Vec::new();
+    for _ in 0..MAX_WAITS {
+        if offloads.len() >= 3 {
+            break;
+        }
+        rx.wait_readable(Some(Duration::from_millis(100))).unwrap();
+        rx.recv_batch(64, |f| {
+            if inspect(f).is_some() {
+                offloads.push(f.offload());
+            }
+        });
+    }
+    assert_eq!(offloads.len(), 3);
+    assert!(offloads
+        .iter()
+        .all(|o| o.csum == rvs_io::CsumState::Partial && o.gso.is_none()));
+
+    // Sent: a checksum request goes out as a CHECKSUM_PARTIAL skb, which b's packet
+    // socket sees flagged, and b's UDP socket accepts (it trusts a partial checksum).
+    let cap_cfg = RingConfig::default();
+    let (mut cap, _) = lab
+        .in_b(move || PacketSocket::open("veth-b", &cap_cfg).unwrap())
+        .split();
+    let receiver = lab.in_b(|| {
+        let s = UdpSocket::bind((B_IP, 7100)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        s
+    });
+    let src = A_IP.parse::<Ipv4Addr>().unwrap().octets();
+    let dst = B_IP.parse::<Ipv4Addr>().unwrap().octets();
+    let mut frame = udp_frame(
+        b.mac.octets(),
+        a.mac.octets(),
+        src,
+        dst,
+        7101,
+        7100,
+        &payload(0, 64),
+    );
+    // The UDP checksum field as a local stack leaves it: the pseudo-header sum.
+    let udp_len = (frame.len() - 34) as u32;
+    let mut sum = 17 + udp_len;
+    for w in [src, dst] {
+        sum += u32::from(u16::from_be_bytes([w[0], w[1]]))
+            + u32::from(u16::from_be_bytes([w[2], w[3]]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    frame[40..42].copy_from_slice(&(sum as u16).to_be_bytes());
+    let offload = rvs_io::TxOffload {
+        csum: Some(rvs_io::CsumRequest {
+            start: 34,
+            offset: 6,
+        }),
+        gso: None,
+    };
+    tx.push_offload(&frame, offload).unwrap();
+    tx.flush().unwrap();
+    let mut buf = [0u8; 2048];
+    let (n, _) = receiver
+        .recv_from(&mut buf)
+        .expect("datagram with a partial checksum");
+    assert_eq!(&buf[..n], &payload(0, 64)[..]);
+    let mut flagged = false;
+    for _ in 0..MAX_WAITS {
+        cap.recv_batch(64, |f| {
+            if inspect(f).is_some_and(|s| s.dport == 7100) {
+                flagged = f.csum_partial();
+            }
+        });
+        if flagged {
+            break;
+        }
+        cap.wait_readable(Some(Duration::from_millis(100))).unwrap();
+    }
+    assert!(flagged, "the peer sees the checksum as partial");
+    // Without PACKET_VNET_HDR an offload request is refused.
+    let plain = RingConfig::default();
+    let mut sock = lab.in_a(move || PacketSocket::open("veth-a", &plain).unwrap());
+    assert_eq!(
+        sock.tx().push_offload(&frame, offload),
+        Err(TxError::NoOffload)
+    );
 }

@@ -7,6 +7,7 @@
 //! the tunnel method on hosts without the ipip module.
 
 mod control;
+mod dataplane;
 mod docs;
 mod fileconf;
 mod health;
@@ -30,15 +31,10 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use clap::{Args, Parser, Subcommand};
-use rvs_core::director::{Director, DirectorConfig};
 use rvs_core::service::{Limits, ServiceTable};
-use rvs_io::{
-    steering_program_client_side, steering_program_server_side, Fanout, FanoutMode, NeighCache,
-    PacketSocket, RingConfig, RtNetlink, TxRing,
-};
+use rvs_io::{NeighCache, PacketSocket, RingConfig, RtNetlink, TxRing};
 
-use control::{Announcer, Control, WorkerHandle};
-use worker::{Neighbours, Worker, WorkerStats};
+use control::{Announcer, Control};
 
 pub const DEFAULT_SOCKET: &str = "/run/rvsd/rvsd.sock";
 
@@ -104,6 +100,21 @@ struct RunArgs {
     #[arg(long, value_name = "ADDR", num_args = 0..=1,
           default_missing_value = rvs_web::DEFAULT_LISTEN, env = "RVSD_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
+    /// Packet I/O: AF_XDP (with the director's XDP program), AF_PACKET, or XDP falling
+    /// back to AF_PACKET.
+    #[arg(long, value_enum, default_value = "auto", env = "RVSD_BACKEND")]
+    backend: dataplane::BackendChoice,
+    /// AF_PACKET: 128 KB ring slots, so that GRO/GSO super-frames of interfaces left with
+    /// offloads on pass whole (their checksums and segmentation left to the kernel).
+    #[arg(long)]
+    gso: bool,
+    /// Where the XDP program runs: native (in the driver) where it can, else generic.
+    #[arg(long, value_enum, default_value = "auto")]
+    xdp_mode: dataplane::XdpModeChoice,
+    /// Complete partial checksums in user space instead of leaving them to the kernel
+    /// (for captures that check checksums, or egress NICs without checksum offload).
+    #[arg(long)]
+    complete_checksums: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -286,9 +297,26 @@ fn director_main(args: RunArgs) -> Result<(), String> {
         );
     }
 
+    // Data plane first: with XDP the kernel never sees the director's traffic, and no
+    // nftables rules are needed.
+    let backend = dataplane::Backend::open(
+        args.backend,
+        &ports,
+        workers_n,
+        dataplane::PacketOptions {
+            gso: args.gso,
+            xdp_mode: args.xdp_mode.mode(),
+        },
+    )?;
+    tracing::info!(backend = backend.name(), "data plane");
+    let xdp_hook = backend.hook(&ports);
+
     // Host rules: start clean (a previous instance may have crashed), then install.
-    let mut host = host::HostSetup::new(args.interfaces.clone(), !args.no_host_setup);
-    let _ = host.remove();
+    let _ = host::HostSetup::new(args.interfaces.clone(), !args.no_host_setup).remove();
+    let mut host = host::HostSetup::new(
+        args.interfaces.clone(),
+        !args.no_host_setup && backend.needs_host_rules(),
+    );
     host.apply(&host::DropSets::default())
         .map_err(|e| format!("installing nftables rules: {e}"))?;
 
@@ -323,70 +351,23 @@ fn director_main(args: RunArgs) -> Result<(), String> {
 
     // Workers.
     let stop = Arc::new(AtomicBool::new(false));
-    let mut handles = Vec::new();
-    let mut joins = Vec::new();
-    let fanout_base = (std::process::id() & 0x7fff) as u16;
-    for w in 0..workers_n.get() as usize {
-        let mut rxs = Vec::new();
-        let mut txs = Vec::new();
-        for (i, p) in ports.iter().enumerate() {
-            let fanout = (workers_n.get() > 1).then(|| Fanout {
-                group_id: fanout_base.wrapping_add(i as u16),
-                mode: FanoutMode::Cbpf(if i == 0 {
-                    steering_program_client_side(workers_n)
-                } else {
-                    steering_program_server_side(workers_n)
-                }),
-            });
-            let cfg = RingConfig {
-                fanout,
-                ..RingConfig::default()
-            };
-            let sock = PacketSocket::open(&p.name, &cfg)
-                .map_err(|e| format!("AF_PACKET on {}: {e}", p.name))?;
-            let (rx, tx) = sock.split();
-            rxs.push(rx);
-            txs.push(tx);
-        }
-        let dcfg = DirectorConfig {
+    let (handles, joins): (Vec<_>, Vec<_>) = backend
+        .spawn(dataplane::SpawnContext {
+            ports: ports.clone(),
             conn_tab_bits: args.conn_tab_bits,
             max_conns: args.max_conns,
-            seed: random_seed(),
-            max_services: limits.max_services,
-            max_dests: limits.max_dests,
-        };
-        let director = Director::new(dcfg, snap.clone());
-        let (req_tx, req_rx) = channel();
-        let wstats = Arc::new(WorkerStats::default());
-        handles.push(WorkerHandle {
-            requests: req_tx,
-            shard: director.stats(),
-            stats: wstats.clone(),
-        });
-        let worker = Worker {
-            index: w,
-            director,
-            rx: rxs,
-            tx: txs,
-            ifindex: ports.iter().map(|p| p.ifindex).collect(),
+            limits,
+            snap: snap.clone(),
             snapshot: snapshot.clone(),
-            neigh: Neighbours {
-                cache: cache.clone(),
-                resolve: resolve_tx.clone(),
-            },
-            requests: req_rx,
+            cache: cache.clone(),
+            resolve: resolve_tx.clone(),
             stop: stop.clone(),
-            stats: wstats,
             epoch,
-            sync: None,
-        };
-        joins.push(
-            std::thread::Builder::new()
-                .name(format!("rvsd-worker-{w}"))
-                .spawn(move || worker.run())
-                .map_err(|e| e.to_string())?,
-        );
-    }
+            seed: random_seed,
+            complete_checksums: args.complete_checksums,
+        })?
+        .into_iter()
+        .unzip();
 
     let announcer = RingAnnouncer {
         rings: ports
@@ -425,6 +406,12 @@ fn director_main(args: RunArgs) -> Result<(), String> {
         epoch,
         conn_tab_size,
     )));
+    if let Some(hook) = xdp_hook {
+        control
+            .lock()
+            .map_err(|_| "control lock poisoned")?
+            .add_hook(hook);
+    }
 
     if let Ok(mut c) = control.lock() {
         c.sync_key = sync_key;

@@ -115,7 +115,42 @@ pub fn set_dst(
     set_endpoint(frame, meta, Side::Dst, addr, port, mode)
 }
 
+/// Where a port rewrite goes (`None`: no port to rewrite), or why it cannot be done.
+#[inline]
+fn port_target(
+    meta: &IpMeta,
+    side: Side,
+    port: Option<u16>,
+) -> Result<Option<(usize, u16)>, RewriteError> {
+    match (port, meta.l4) {
+        (None, _) => Ok(None),
+        (Some(p), Some(L4Meta::Tcp { .. } | L4Meta::Udp { .. })) => {
+            let at = meta
+                .l4_offset
+                .saturating_add(if side == Side::Src { 0 } else { 2 });
+            Ok(Some((at, p)))
+        }
+        (Some(_), _) if meta.is_later_fragment() => Ok(None),
+        (Some(_), _) => Err(RewriteError::NoPorts),
+    }
+}
+
 fn set_endpoint(
+    frame: &mut [u8],
+    meta: &IpMeta,
+    side: Side,
+    addr: IpAddr,
+    port: Option<u16>,
+    mode: CsumMode,
+) -> Result<(), RewriteError> {
+    if let (IpVersion::V4, IpAddr::V4(a)) = (meta.version, addr) {
+        return set_endpoint_v4(frame, meta, side, a.octets(), port, mode);
+    }
+    set_endpoint_any(frame, meta, side, addr, port, mode)
+}
+
+/// [`set_endpoint`] for either family, from byte slices.
+fn set_endpoint_any(
     frame: &mut [u8],
     meta: &IpMeta,
     side: Side,
@@ -136,17 +171,7 @@ fn set_endpoint(
     // Inside the header just checked: cannot overflow.
     let addr_at = meta.l3_offset + addr_offset(meta.version, side);
     // The port, if any, and where it goes.
-    let port_at = match (port, meta.l4) {
-        (None, _) => None,
-        (Some(p), Some(L4Meta::Tcp { .. } | L4Meta::Udp { .. })) => {
-            let at = meta
-                .l4_offset
-                .saturating_add(if side == Side::Src { 0 } else { 2 });
-            Some((at, p))
-        }
-        (Some(_), _) if meta.is_later_fragment() => None,
-        (Some(_), _) => return Err(RewriteError::NoPorts),
-    };
+    let port_at = port_target(meta, side, port)?;
     // The transport checksum field, if the transport header is here and its checksum
     // covers the addresses (true of every transport that has ports).
     let l4_csum_at = match meta.l4 {
@@ -202,6 +227,86 @@ fn set_endpoint(
         }
     }
     frame[addr_at..addr_at + addr_len].copy_from_slice(new_addr);
+    if let Some((at, p)) = port_at {
+        write16(frame, at, p);
+    }
+    Ok(())
+}
+
+/// [`set_endpoint`] for IPv4, the common case: the same rules and checks, with the
+/// checksum updates done on 32-bit words in registers rather than summed from slices.
+#[inline]
+fn set_endpoint_v4(
+    frame: &mut [u8],
+    meta: &IpMeta,
+    side: Side,
+    new: [u8; 4],
+    port: Option<u16>,
+    mode: CsumMode,
+) -> Result<(), RewriteError> {
+    let l3 = meta.l3_offset;
+    if meta.end > frame.len() || !fits(frame, l3, 20) {
+        return Err(RewriteError::OutOfBounds);
+    }
+    let addr_at = l3 + addr_offset(IpVersion::V4, side);
+    let port_at = port_target(meta, side, port)?;
+    let l4_csum_at = match meta.l4 {
+        Some(l4) if l4.checksum_covers_addresses() => {
+            let at = meta.l4_offset.saturating_add(l4.checksum_offset());
+            if !fits(frame, at, 2) {
+                return Err(RewriteError::OutOfBounds);
+            }
+            Some((at, matches!(l4, L4Meta::Udp { .. })))
+        }
+        _ => None,
+    };
+    if let Some((at, _)) = port_at {
+        if !fits(frame, at, 2) {
+            return Err(RewriteError::OutOfBounds);
+        }
+    }
+    // All offsets checked: from here on nothing can fail.
+    let old = u32::from_be_bytes([
+        frame[addr_at],
+        frame[addr_at + 1],
+        frame[addr_at + 2],
+        frame[addr_at + 3],
+    ]);
+    let new32 = u32::from_be_bytes(new);
+    // The address's words: the old ones complemented (subtracted), the new ones added.
+    let delta = u32::from(!(old >> 16) as u16)
+        + u32::from(!(old as u16))
+        + (new32 >> 16)
+        + (new32 & 0xFFFF);
+    let hc_at = l3 + 10;
+    write16(
+        frame,
+        hc_at,
+        checksum::update32(read16(frame, hc_at), old, new32),
+    );
+    if let Some((at, is_udp)) = l4_csum_at {
+        let field = read16(frame, at);
+        // UDP 0: no checksum; it stays 0 (see set_dst).
+        if !(is_udp && field == 0) {
+            let csum = match mode {
+                CsumMode::Full => {
+                    let mut acc = u32::from(!field) + delta;
+                    if let Some((p_at, p)) = port_at {
+                        acc += u32::from(!read16(frame, p_at)) + u32::from(p);
+                    }
+                    let csum = finish(acc);
+                    if is_udp && csum == 0 {
+                        0xFFFF
+                    } else {
+                        csum
+                    }
+                }
+                CsumMode::Partial => fold(u32::from(field) + delta),
+            };
+            write16(frame, at, csum);
+        }
+    }
+    frame[addr_at..addr_at + 4].copy_from_slice(&new);
     if let Some((at, p)) = port_at {
         write16(frame, at, p);
     }
@@ -510,6 +615,61 @@ pub fn l4_checksum_state(frame: &[u8], meta: &IpMeta) -> L4ChecksumState {
         L4ChecksumState::Partial
     } else {
         L4ChecksumState::Invalid
+    }
+}
+
+#[cfg(test)]
+mod v4_fast_path {
+    use super::*;
+    use crate::build::{build_frame, Endpoints, L4Spec};
+    use crate::ether::MacAddr;
+    use crate::ip::parse_frame;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The IPv4 fast path writes exactly what the general path writes.
+        #[test]
+        fn matches_the_general_path(
+            src in any::<[u8; 4]>(),
+            dst in any::<[u8; 4]>(),
+            new in any::<[u8; 4]>(),
+            ports in any::<(u16, u16, u16)>(),
+            payload in proptest::collection::vec(any::<u8>(), 0..64),
+            udp in any::<bool>(),
+            dst_side in any::<bool>(),
+            with_port in any::<bool>(),
+            partial in any::<bool>(),
+            zero_udp in any::<bool>(),
+        ) {
+            let l4 = if udp {
+                L4Spec::Udp { src_port: ports.0, dst_port: ports.1 }
+            } else {
+                L4Spec::Tcp { src_port: ports.0, dst_port: ports.1, flags: 0x10, seq: 1, ack: 2 }
+            };
+            let ends = Endpoints {
+                src_mac: MacAddr([2, 0, 0, 0, 0, 1]),
+                dst_mac: MacAddr([2, 0, 0, 0, 0, 2]),
+                src: IpAddr::from(src),
+                dst: IpAddr::from(dst),
+                ttl: 64,
+            };
+            let mut buf = vec![0u8; 256];
+            let n = build_frame(&mut buf, &ends, l4, &payload).unwrap();
+            buf.truncate(n);
+            if udp && zero_udp {
+                buf[14 + 20 + 6] = 0;
+                buf[14 + 20 + 7] = 0;
+            }
+            let meta = parse_frame(&buf).unwrap().ip.unwrap();
+            let side = if dst_side { Side::Dst } else { Side::Src };
+            let mode = if partial { CsumMode::Partial } else { CsumMode::Full };
+            let port = with_port.then_some(ports.2);
+            let (mut fast, mut general) = (buf.clone(), buf.clone());
+            let a = set_endpoint(&mut fast, &meta, side, IpAddr::from(new), port, mode);
+            let b = set_endpoint_any(&mut general, &meta, side, IpAddr::from(new), port, mode);
+            prop_assert_eq!(a, b);
+            prop_assert_eq!(fast, general);
+        }
     }
 }
 

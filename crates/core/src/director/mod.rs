@@ -22,7 +22,7 @@ use rvs_wire::ip::{parse_frame, IpMeta, IpVersion};
 use rvs_wire::l4::L4Meta;
 
 use crate::conn::state::{tcp_next_state, TCP_ACK, TCP_RST, TCP_SYN};
-use crate::conn::table::{flags, ConnTable, Expiry};
+use crate::conn::table::{flags, ticks_for, ConnTable, Expiry};
 use crate::conn::{ConnState, Direction, IpBytes};
 use crate::model::Protocol;
 use crate::sched::{new_scheduler, Scheduler};
@@ -120,6 +120,9 @@ pub struct Director {
     ip_id: u16,
     sync_enabled: bool,
     sync_out: Vec<sync::SyncRecord>,
+    /// Per-state timeouts in wheel ticks (index: `ConnState as usize`), converted from the
+    /// snapshot's settings once per table change rather than per packet.
+    timeout_ticks: [u32; 12],
 }
 
 /// Fields of a parsed packet the hot path needs, by value.
@@ -148,6 +151,7 @@ impl Director {
             ip_id: (cfg.seed as u16) | 1,
             sync_enabled: false,
             sync_out: Vec::new(),
+            timeout_ticks: [1; 12],
         };
         d.set_snapshot(snap);
         d
@@ -192,7 +196,17 @@ impl Director {
                 }
             }
         }
+        for (i, t) in self.timeout_ticks.iter_mut().enumerate() {
+            let state = ConnState::from_u8(i as u8);
+            *t = ticks_for(snap.settings.timeouts.for_state(state));
+        }
         self.snap = snap;
+    }
+
+    /// The timeout of `state` in wheel ticks.
+    #[inline]
+    pub(crate) fn ticks(&self, state: ConnState) -> u32 {
+        self.timeout_ticks[(state as usize).min(11)]
     }
 
     /// Connections (not templates) and templates in this shard.
@@ -216,10 +230,6 @@ impl Director {
     pub fn expire(&mut self, now: Time, budget: usize) -> usize {
         let n4 = self.expire_family::<[u8; 4]>(now, budget);
         let n6 = self.expire_family::<[u8; 16]>(now, budget.saturating_sub(n4));
-        self.stats.table_bytes.store(
-            self.table_memory_bytes() as u64,
-            std::sync::atomic::Ordering::Relaxed,
-        );
         n4 + n6
     }
 
@@ -255,11 +265,16 @@ impl Director {
         )
     }
 
-    /// Periodic scheduler housekeeping (lblc/lblcr table expiry); call every few seconds.
+    /// Periodic housekeeping: scheduler tables (lblc/lblcr expiry) and the table-memory
+    /// figure (it walks the timer wheel, so not per batch); call every few seconds.
     pub fn housekeeping(&mut self, now: Time) {
         for s in self.scheds.iter_mut().flatten() {
             s.sched.tick(now);
         }
+        self.stats.table_bytes.store(
+            self.table_memory_bytes() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// Remove every connection and template (`ipvsadm -C` does not do this in IPVS;
@@ -459,8 +474,8 @@ impl Director {
         now: Time,
     ) -> Verdict {
         let c = *A::table_ref(&self.tables).get(slot);
-        let dest = self.snap.dest(c.dest()).cloned();
-        if self.snap.settings.expire_nodest_conn && !dest.as_ref().is_some_and(|d| d.is_available())
+        if self.snap.settings.expire_nodest_conn
+            && !self.snap.dest(c.dest()).is_some_and(|d| d.is_available())
         {
             self.remove_conn::<A>(slot);
             return self.drop(DropReason::DestRemoved);
@@ -485,8 +500,8 @@ impl Director {
             };
             self.tcp_transition::<A>(slot, dir, p.tcp_flags, now);
         } else {
-            let t = self.snap.settings.timeouts.udp;
-            A::table(&mut self.tables).touch(slot, Duration::from_secs(t as u64), now);
+            let t = self.ticks(ConnState::Udp);
+            A::table(&mut self.tables).touch_ticks(slot, t, now);
         }
         let cm = A::table(&mut self.tables).get_mut(slot);
         cm.in_pkts = cm.in_pkts.wrapping_add(1);
@@ -510,8 +525,8 @@ impl Director {
             cm.flags &= !flags::NO_OUTPUT;
             self.tcp_transition::<A>(slot, Direction::Output, p.tcp_flags, now);
         } else {
-            let t = self.snap.settings.timeouts.udp;
-            A::table(&mut self.tables).touch(slot, Duration::from_secs(t as u64), now);
+            let t = self.ticks(ConnState::Udp);
+            A::table(&mut self.tables).touch_ticks(slot, t, now);
         }
         let c = *A::table_ref(&self.tables).get(slot);
         if c.state() != old_state {
@@ -523,6 +538,7 @@ impl Director {
 
     /// Apply the TCP state machine; keep the real server's active/inactive counts in step.
     fn tcp_transition<A: Fam>(&mut self, slot: u32, dir: Direction, tcp_flags: u8, now: Time) {
+        let ticks = &self.timeout_ticks;
         let t = A::table(&mut self.tables);
         let c = t.get(slot);
         let old = c.state();
@@ -543,8 +559,7 @@ impl Director {
             }
             t.set_state(slot, new);
         }
-        let timeout = self.snap.settings.timeouts.for_state(new);
-        t.touch(slot, timeout, now);
+        t.touch_ticks(slot, ticks[(new as usize).min(11)], now);
     }
 
     /// Remove a connection now, releasing its real server's count.
@@ -610,3 +625,123 @@ fn dec(c: &std::sync::atomic::AtomicU64) {
 
 #[cfg(test)]
 mod tests;
+
+/// Staged prefetching for a batch of frames (the connection table is far larger than the
+/// caches, so each lookup would otherwise wait for two memory loads: the hash bucket,
+/// then the entry). A worker calls [`Director::prefetch`] with stage 0 on every frame of a
+/// batch, then with stage 1 on every frame, then processes them: by then the loads for
+/// each frame have overlapped with the work on the others.
+impl Director {
+    /// Stage 0: start loading the buckets the lookups of `frame` will read (both
+    /// directions: the frame may come from a client or from a NAT real server). Stage 1:
+    /// start loading the first entries of those buckets. Never fails: frames that do not
+    /// parse are left alone (processing will deal with them).
+    #[inline]
+    pub fn prefetch(&self, stage: usize, frame: &[u8]) {
+        let Some(k) = prefetch_key(frame) else {
+            return;
+        };
+        match k {
+            PrefetchKey::V4 {
+                proto,
+                src,
+                dst,
+                sport,
+                dport,
+            } => {
+                let t = &self.tables.v4;
+                if stage == 0 {
+                    t.prefetch_bucket(proto, &src, sport);
+                    t.prefetch_bucket(proto, &dst, dport);
+                } else {
+                    t.prefetch_entry(proto, &src, sport);
+                    t.prefetch_entry(proto, &dst, dport);
+                }
+            }
+            PrefetchKey::V6 {
+                proto,
+                src,
+                dst,
+                sport,
+                dport,
+            } => {
+                let t = &self.tables.v6;
+                if stage == 0 {
+                    t.prefetch_bucket(proto, &src, sport);
+                    t.prefetch_bucket(proto, &dst, dport);
+                } else {
+                    t.prefetch_entry(proto, &src, sport);
+                    t.prefetch_entry(proto, &dst, dport);
+                }
+            }
+        }
+    }
+}
+
+/// The lookup keys of a TCP/UDP frame without VLAN tags or IPv6 extension headers (the
+/// common case; others are simply not prefetched).
+enum PrefetchKey {
+    V4 {
+        proto: u8,
+        src: [u8; 4],
+        dst: [u8; 4],
+        sport: u16,
+        dport: u16,
+    },
+    V6 {
+        proto: u8,
+        src: [u8; 16],
+        dst: [u8; 16],
+        sport: u16,
+        dport: u16,
+    },
+}
+
+#[inline]
+fn prefetch_key(f: &[u8]) -> Option<PrefetchKey> {
+    let ports = |at: usize| -> Option<(u16, u16)> {
+        let p = f.get(at..at + 4)?;
+        Some((
+            u16::from_be_bytes([p[0], p[1]]),
+            u16::from_be_bytes([p[2], p[3]]),
+        ))
+    };
+    match f.get(12..14)? {
+        [0x08, 0x00] => {
+            let ip = f.get(14..34)?;
+            let proto = ip[9];
+            // No ports in later fragments.
+            if !(proto == 6 || proto == 17) || (ip[6] & 0x1f) != 0 || ip[7] != 0 {
+                return None;
+            }
+            let (sport, dport) = ports(14 + usize::from(ip[0] & 0x0f) * 4)?;
+            Some(PrefetchKey::V4 {
+                proto,
+                src: [ip[12], ip[13], ip[14], ip[15]],
+                dst: [ip[16], ip[17], ip[18], ip[19]],
+                sport,
+                dport,
+            })
+        }
+        [0x86, 0xdd] => {
+            let ip = f.get(14..54)?;
+            let proto = ip[6];
+            if !(proto == 6 || proto == 17) {
+                return None;
+            }
+            let (sport, dport) = ports(54)?;
+            let mut src = [0u8; 16];
+            let mut dst = [0u8; 16];
+            src.copy_from_slice(&ip[8..24]);
+            dst.copy_from_slice(&ip[24..40]);
+            Some(PrefetchKey::V6 {
+                proto,
+                src,
+                dst,
+                sport,
+                dport,
+            })
+        }
+        _ => None,
+    }
+}

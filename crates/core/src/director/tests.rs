@@ -888,3 +888,241 @@ fn synced_connections_continue_on_the_backup() {
         Err(super::sync::SyncInstallError::NoSuchDest)
     );
 }
+
+/// Runs a frame with the checksum flags of a backend: (partial, unknown, keep_partial).
+fn run_offload(
+    lab: &mut Lab,
+    frame: &[u8],
+    port: PortId,
+    now: Time,
+    (partial, unknown, keep): (bool, bool, bool),
+) -> (Verdict, Vec<u8>, Option<(u16, u16)>) {
+    let mut buf = with_headroom(frame, HEADROOM);
+    let mut rx = Rx::new(&mut buf, HEADROOM, frame.len(), port);
+    rx.csum_partial = partial;
+    rx.csum_unknown = unknown;
+    rx.keep_partial = keep;
+    let v = lab.dir.process(&mut rx, now);
+    let out_csum = rx.out_csum;
+    let out = match v {
+        Verdict::Forward { start, len, .. } | Verdict::Reply { start, len, .. } => {
+            buf[start..start + len].to_vec()
+        }
+        _ => Vec::new(),
+    };
+    (v, out, out_csum)
+}
+
+/// Completes a partial checksum as the kernel would (for checking a kept-partial frame).
+fn complete(frame: &mut [u8]) {
+    let meta = rvs_wire::parse_frame(frame).unwrap().ip.unwrap();
+    assert!(rvs_wire::rewrite::complete_partial_l4(frame, &meta));
+}
+
+#[test]
+fn partial_checksums_can_stay_partial_both_ways() {
+    let mut lab = Lab::nat_tcp();
+    let mut syn = Spec::tcp("203.0.113.2", 40000, "192.0.2.10", 80, TCP_SYN)
+        .payload(b"data!")
+        .frame();
+    make_partial(&mut syn);
+    let (_, mut out, csum) = run_offload(&mut lab, &syn, CLIENT_PORT, t(1), (true, false, true));
+    assert_eq!(csum, Some((34, 16)), "L4 at 14 + 20, TCP checksum at 16");
+    assert!(verify_checksums(&out).is_err(), "left partial");
+    complete(&mut out);
+    let want = Spec::tcp("203.0.113.2", 40000, "198.51.100.11", 8080, TCP_SYN)
+        .payload(b"data!")
+        .frame();
+    assert_frame(&out, &want, MAC1);
+    let mut reply = Spec::tcp(
+        "198.51.100.11",
+        8080,
+        "203.0.113.2",
+        40000,
+        TCP_SYN | TCP_ACK,
+    )
+    .frame();
+    make_partial(&mut reply);
+    let (_, mut out, csum) = run_offload(&mut lab, &reply, SERVER_PORT, t(1), (true, false, true));
+    assert_eq!(csum, Some((34, 16)));
+    complete(&mut out);
+    let want = Spec::tcp("192.0.2.10", 80, "203.0.113.2", 40000, TCP_SYN | TCP_ACK)
+        .ttl(63)
+        .frame();
+    assert_frame(&out, &want, MAC0);
+    // A complete checksum leaves complete, with nothing to ask of the kernel.
+    let ack = Spec::tcp("203.0.113.2", 40000, "192.0.2.10", 80, TCP_ACK).frame();
+    let (_, out, csum) = run_offload(&mut lab, &ack, CLIENT_PORT, t(1), (false, false, true));
+    assert_eq!(csum, None);
+    verify_checksums(&out).unwrap();
+    assert_eq!(
+        lab.dir
+            .stats()
+            .csum_completed
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+}
+
+#[test]
+fn unknown_checksum_state_is_recognised() {
+    let mut lab = Lab::new(vec![(
+        service(Protocol::Udp, "192.0.2.10", 53, SchedulerKind::Rr),
+        vec![real("198.51.100.11", 5353, ForwardMethod::Masq, 1)],
+    )]);
+    let full = Spec::udp("203.0.113.2", 40000, "192.0.2.10", 53, b"query").frame();
+    let mut partial = full.clone();
+    make_partial(&mut partial);
+    let want = Spec::udp("203.0.113.2", 40000, "198.51.100.11", 5353, b"query").frame();
+    // Unknown + complete: rewritten incrementally, valid.
+    let (_, out, csum) = run_offload(&mut lab, &full, CLIENT_PORT, t(1), (false, true, false));
+    assert_eq!(csum, None);
+    assert_frame(&out, &want, MAC1);
+    // Unknown + partial: recognised and completed...
+    let (_, out, _) = run_offload(&mut lab, &partial, CLIENT_PORT, t(1), (false, true, false));
+    assert_frame(&out, &want, MAC1);
+    // ... or kept partial when the backend can ask the kernel.
+    let (_, mut out, csum) =
+        run_offload(&mut lab, &partial, CLIENT_PORT, t(1), (false, true, true));
+    assert_eq!(csum, Some((34, 6)));
+    complete(&mut out);
+    assert_frame(&out, &want, MAC1);
+}
+
+/// A complete checksum that happens to equal the pseudo-header sum is taken for a partial
+/// one when nobody says which it is: completing it gives the right checksum anyway.
+#[test]
+fn a_complete_checksum_equal_to_the_pseudo_sum_is_harmless() {
+    let mut lab = Lab::new(vec![(
+        service(Protocol::Udp, "192.0.2.10", 53, SchedulerKind::Rr),
+        vec![real("198.51.100.11", 5353, ForwardMethod::Masq, 1)],
+    )]);
+    // Find a payload whose complete UDP checksum equals the pseudo-header sum.
+    let frame_for = |w: u16| {
+        let mut p = b"query!".to_vec();
+        p.extend_from_slice(&w.to_be_bytes());
+        Spec::udp("203.0.113.2", 40000, "192.0.2.10", 53, &p).frame()
+    };
+    let pseudo = {
+        let f = frame_for(0);
+        let mut partial = f.clone();
+        make_partial(&mut partial);
+        u16::from_be_bytes([partial[40], partial[41]])
+    };
+    let frame = (0..=u16::MAX)
+        .map(frame_for)
+        .find(|f| u16::from_be_bytes([f[40], f[41]]) == pseudo)
+        .expect("some payload word gives that checksum");
+    verify_checksums(&frame).unwrap();
+    let (_, mut out, csum) = run_offload(&mut lab, &frame, CLIENT_PORT, t(1), (false, true, true));
+    assert_eq!(csum, Some((34, 6)), "taken as partial");
+    complete(&mut out);
+    verify_checksums(&out).unwrap();
+    let (_, out, csum) = run_offload(&mut lab, &frame, CLIENT_PORT, t(1), (false, true, false));
+    assert_eq!(csum, None);
+    verify_checksums(&out).unwrap();
+}
+
+#[test]
+fn gso_frames_are_not_tunnelled() {
+    let mut lab = Lab::new(vec![(
+        service(Protocol::Tcp, "192.0.2.10", 80, SchedulerKind::Rr),
+        vec![real("198.51.100.11", 80, ForwardMethod::Tunnel, 1)],
+    )]);
+    let syn = Spec::tcp("203.0.113.2", 40000, "192.0.2.10", 80, TCP_SYN).frame();
+    let mut buf = with_headroom(&syn, HEADROOM);
+    let mut rx = Rx::new(&mut buf, HEADROOM, syn.len(), CLIENT_PORT);
+    rx.gso = true;
+    assert_eq!(
+        lab.dir.process(&mut rx, t(1)),
+        Verdict::Drop(DropReason::Unsupported)
+    );
+}
+
+mod offload_props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the payload and whether the checksum arrives complete or partial,
+        /// with its state known or not, kept partial or not: once the kernel has done what
+        /// was asked, the forwarded frame's checksums are valid and its bytes are right.
+        #[test]
+        fn forwarded_checksums_are_valid(
+            payload in proptest::collection::vec(any::<u8>(), 0..200),
+            sport in 1024u16..65535,
+            tcp in any::<bool>(),
+            partial in any::<bool>(),
+            known in any::<bool>(),
+            keep in any::<bool>(),
+        ) {
+            let proto = if tcp { Protocol::Tcp } else { Protocol::Udp };
+            let mut lab = Lab::new(vec![(
+                service(proto, "192.0.2.10", 80, SchedulerKind::Rr),
+                vec![real("198.51.100.11", 8080, ForwardMethod::Masq, 1)],
+            )]);
+            let spec = |src: &str, sp: u16, dst: &str, dp: u16| {
+                if tcp {
+                    Spec::tcp(src, sp, dst, dp, TCP_SYN).payload(&payload)
+                } else {
+                    Spec::udp(src, sp, dst, dp, &payload)
+                }
+            };
+            let mut frame = spec("203.0.113.2", sport, "192.0.2.10", 80).frame();
+            if partial {
+                make_partial(&mut frame);
+            }
+            let flags = (partial && known, !known, keep);
+            let (v, mut out, csum) = run_offload(&mut lab, &frame, CLIENT_PORT, t(1), flags);
+            let forwarded = matches!(v, Verdict::Forward { .. });
+            prop_assert!(forwarded);
+            // (A complete checksum that equals the pseudo-header sum may be taken as partial
+            // when the state is unknown: harmless, see the next test.)
+            if partial && keep {
+                prop_assert!(csum.is_some());
+            }
+            if !keep || (known && !partial) {
+                prop_assert!(csum.is_none());
+            }
+            if csum.is_some() {
+                complete(&mut out);
+            }
+            let want = spec("203.0.113.2", sport, "198.51.100.11", 8080).frame();
+            prop_assert_eq!(hex(&out[12..]), hex(&want[12..]));
+            prop_assert!(verify_checksums(&out).is_ok());
+        }
+    }
+}
+
+mod prefetch_props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The look-ahead stages read any bytes without panicking (they only hint).
+        #[test]
+        fn prefetch_takes_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..120), v6 in any::<bool>()) {
+            let lab = Lab::nat_tcp();
+            let mut f = bytes.clone();
+            if f.len() >= 14 {
+                f[12..14].copy_from_slice(if v6 { &[0x86, 0xdd] } else { &[0x08, 0x00] });
+            }
+            for stage in 0..2 {
+                lab.dir.prefetch(stage, &f);
+            }
+        }
+    }
+
+    #[test]
+    fn prefetch_then_process_is_unchanged() {
+        let mut lab = Lab::nat_tcp();
+        let syn = Spec::tcp("203.0.113.2", 40000, "192.0.2.10", 80, TCP_SYN).frame();
+        lab.run(&syn, CLIENT_PORT, t(1));
+        let ack = Spec::tcp("203.0.113.2", 40000, "192.0.2.10", 80, TCP_ACK).frame();
+        lab.dir.prefetch(0, &ack);
+        lab.dir.prefetch(1, &ack);
+        let (_, out) = lab.run(&ack, CLIENT_PORT, t(1));
+        let want = Spec::tcp("203.0.113.2", 40000, "198.51.100.11", 8080, TCP_ACK).frame();
+        assert_frame(&out, &want, MAC1);
+    }
+}

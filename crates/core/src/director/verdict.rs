@@ -21,8 +21,22 @@ pub struct Rx<'a> {
     /// Its L4 checksum field holds only the pseudo-header sum (a frame from a
     /// local stack over veth/virtio; AF_PACKET's TP_STATUS_CSUMNOTREADY).
     pub csum_partial: bool,
+    /// Nobody says whether the checksum is partial (AF_XDP): the director looks, on
+    /// the frames it rewrites (see [`rvs_wire::rewrite::l4_checksum_state`]).
+    pub csum_unknown: bool,
+    /// The frame may leave with its checksum still partial: the caller's backend asks
+    /// the kernel to finish it (PACKET_VNET_HDR, AF_XDP TX metadata). Saves summing the
+    /// payload here and again at the receiver. Otherwise partial checksums are completed.
+    pub keep_partial: bool,
+    /// A GSO super-frame (offloads on): larger than the MTU, cut by the kernel on the
+    /// way out. NAT and direct routing forward it; tunnelling cannot.
+    pub gso: bool,
     /// Firewall mark set by the caller (0: none; the director's own fwmark rules apply).
     pub mark: u32,
+    /// Output: on a forwarded frame whose checksum is left partial (`keep_partial`),
+    /// (offset of the L4 header from the frame start, offset of the checksum field in
+    /// it); `None` when the checksum is complete.
+    pub out_csum: Option<(u16, u16)>,
 }
 
 impl<'a> Rx<'a> {
@@ -33,7 +47,11 @@ impl<'a> Rx<'a> {
             len,
             port,
             csum_partial: false,
+            csum_unknown: false,
+            keep_partial: false,
+            gso: false,
             mark: 0,
+            out_csum: None,
         }
     }
     pub fn frame(&self) -> &[u8] {

@@ -52,6 +52,12 @@ pub struct RingConfig {
     pub fanout: Option<Fanout>,
     /// Ring format: TPACKET_V2 (default) or TPACKET_V3.
     pub version: RingVersion,
+    /// PACKET_VNET_HDR: every frame carries a `virtio_net_hdr`, so that received frames
+    /// say whether their checksum is partial or they are GSO super-frames
+    /// ([`RxFrame::offload`]) and transmitted ones can leave checksums and segmentation to
+    /// the kernel ([`TxRing::push_offload`]). Size `frame_size` for GSO frames (64 KB and
+    /// more) when the interfaces have GRO/TSO on.
+    pub vnet_hdr: bool,
 }
 
 /// The TPACKET ring format. The API is the same for both.
@@ -86,6 +92,7 @@ impl Default for RingConfig {
             promiscuous: false,
             fanout: None,
             version: RingVersion::V2,
+            vnet_hdr: false,
         }
     }
 }
@@ -155,7 +162,8 @@ pub struct PacketSocket {
 }
 
 const MIN_FRAME_SIZE: u32 = 256;
-const MAX_FRAME_SIZE: u32 = 1 << 16;
+/// Room for a 64 KB GSO super-frame with its headers.
+const MAX_FRAME_SIZE: u32 = 1 << 17;
 /// Ring memory is allocated by the kernel in blocks; 64 KiB blocks keep the allocation
 /// order low while holding several slots each.
 const BLOCK_SIZE: u32 = 1 << 16;
@@ -170,25 +178,23 @@ impl PacketSocket {
             || !(MIN_FRAME_SIZE..=MAX_FRAME_SIZE).contains(&cfg.frame_size)
         {
             return Err(invalid(format!(
-                "frame_size {} is not a power of two in 256..=65536",
+                "frame_size {} is not a power of two in 256..=131072",
                 cfg.frame_size
             )));
         }
         let v3 = matches!(cfg.version, RingVersion::V3 { .. });
-        let data_start = rx::data_offset(cfg.headroom, v3);
+        let data_start = rx::data_offset(cfg.headroom, v3, cfg.vnet_hdr);
         if data_start + rx::MIN_FRAME_ROOM > cfg.frame_size as usize {
             return Err(invalid(format!(
                 "headroom {} leaves no room for a frame in a {}-byte slot",
                 cfg.headroom, cfg.frame_size
             )));
         }
+        // Kernel blocks hold whole slots: at least one slot each.
+        let block = BLOCK_SIZE.max(cfg.frame_size);
         // RX geometry: (block size, blocks, retire timer).
         let (rx_block_size, rx_blocks, block_timeout_ms) = match cfg.version {
-            RingVersion::V2 => (
-                BLOCK_SIZE,
-                cfg.rx_frames.div_ceil(BLOCK_SIZE / cfg.frame_size),
-                0,
-            ),
+            RingVersion::V2 => (block, cfg.rx_frames.div_ceil(block / cfg.frame_size), 0),
             RingVersion::V3 {
                 block_size,
                 block_timeout_ms,
@@ -207,7 +213,7 @@ impl PacketSocket {
                 (block_size, blocks, block_timeout_ms)
             }
         };
-        let tx_blocks = cfg.tx_frames.div_ceil(BLOCK_SIZE / cfg.frame_size);
+        let tx_blocks = cfg.tx_frames.div_ceil(block / cfg.frame_size);
 
         // Protocol 0: the socket receives nothing until bound, so the ring does not fill
         // with other interfaces' frames while it is being set up.
@@ -229,6 +235,15 @@ impl PacketSocket {
             libc::PACKET_RESERVE,
             &(cfg.headroom as libc::c_uint),
         )?;
+        if cfg.vnet_hdr {
+            // Before the rings: the kernel refuses the option on a socket with rings.
+            sys::setsockopt(
+                &fd,
+                libc::SOL_PACKET,
+                libc::PACKET_VNET_HDR,
+                &(1 as libc::c_int),
+            )?;
+        }
         // Without PACKET_LOSS a malformed TX slot stops the kernel's TX ring walk for good;
         // with it the kernel drops that frame and goes on.
         sys::setsockopt(
@@ -261,7 +276,7 @@ impl PacketSocket {
                 rx_blocks,
                 block_timeout_ms,
             ),
-            (libc::PACKET_TX_RING, BLOCK_SIZE, tx_blocks, 0),
+            (libc::PACKET_TX_RING, block, tx_blocks, 0),
         ] {
             if nr == 0 {
                 continue;
@@ -293,7 +308,7 @@ impl PacketSocket {
             }
         }
         let rx_len = rx_blocks as usize * rx_block_size as usize;
-        let tx_len = tx_blocks as usize * BLOCK_SIZE as usize;
+        let tx_len = tx_blocks as usize * block as usize;
         let map = if rx_len + tx_len > 0 {
             Some(sys::Mmap::shared(fd.as_raw_fd(), rx_len + tx_len)?)
         } else {
@@ -336,7 +351,7 @@ impl PacketSocket {
             offset: rx_len,
             frame_size,
             frames: tx_len / frame_size,
-            block_size: BLOCK_SIZE as usize,
+            block_size: block as usize,
             blocks: tx_blocks as usize,
         };
         let rx = RxRing::new(
@@ -345,11 +360,13 @@ impl PacketSocket {
             v3,
             cfg.ignore_outgoing,
             kernel_ignores_outgoing,
+            cfg.vnet_hdr,
         );
         let tx = TxRing::new(
             shared,
             tx_layout,
             if v3 { SlotFormat::V3 } else { SlotFormat::V2 },
+            cfg.vnet_hdr,
         );
         Ok(PacketSocket { rx, tx })
     }

@@ -8,8 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{KernelStats, RingLayout, Shared};
+use crate::offload::{CsumState, RxOffload, VnetHeader, VNET_HDR_LEN};
 use crate::sys;
 
+/// Most frames one staged receive looks ahead over.
+pub const STAGE_MAX: usize = 64;
 /// Where `sockaddr_ll` sits in a slot: right after the aligned `tpacket2_hdr`.
 const SOCKADDR_OFFSET: usize = tpacket_align(std::mem::size_of::<libc::tpacket2_hdr>());
 /// First byte after the kernel's per-slot headers; headroom and frame follow.
@@ -25,9 +28,10 @@ const fn tpacket_align(x: usize) -> usize {
 /// Offset from a frame header's start at which the kernel places an Ethernet frame when
 /// PACKET_RESERVE is `headroom` (the network header is aligned after the frame headers and
 /// 16 bytes of link header room, plus the reserve).
-pub(super) fn data_offset(headroom: u32, v3: bool) -> usize {
+pub(super) fn data_offset(headroom: u32, v3: bool, vnet: bool) -> usize {
     let header_len = if v3 { V3_HEADER_LEN } else { SLOT_HEADER_LEN };
-    tpacket_align(header_len + 16) + headroom as usize - ETH_HEADER_LEN
+    let vnet_len = if vnet { VNET_HDR_LEN } else { 0 };
+    tpacket_align(header_len + 16) + headroom as usize + vnet_len - ETH_HEADER_LEN
 }
 
 /// The packet type the kernel gave a received frame (`sll_pkttype`).
@@ -78,6 +82,9 @@ pub struct RxFrame<'a> {
     vlan_tci: u16,
     vlan_tpid: u16,
     packet_type: PacketType,
+    offload: RxOffload,
+    /// A GSO type the backend does not know: the frame is not a single packet.
+    unknown_gso: bool,
 }
 
 /// A [`RxFrame::set_range`] request that does not fit the slot.
@@ -114,6 +121,11 @@ impl<'a> RxFrame<'a> {
         vlan_tci: u16,
         packet_type: PacketType,
     ) -> RxFrame<'a> {
+        let csum = if status & libc::TP_STATUS_CSUMNOTREADY != 0 {
+            CsumState::Partial
+        } else {
+            CsumState::Complete
+        };
         RxFrame {
             buf,
             start,
@@ -124,6 +136,31 @@ impl<'a> RxFrame<'a> {
             vlan_tci,
             vlan_tpid: 0,
             packet_type,
+            offload: RxOffload { csum, gso: None },
+            unknown_gso: false,
+        }
+    }
+
+    /// A frame view for backends without a status word (AF_XDP): whole, its checksum
+    /// state as given.
+    pub(crate) fn from_buffer(
+        buf: &'a mut [u8],
+        start: usize,
+        len: usize,
+        csum: CsumState,
+    ) -> RxFrame<'a> {
+        RxFrame {
+            buf,
+            start,
+            len,
+            snaplen: len as u32,
+            wire_len: len as u32,
+            status: 0,
+            vlan_tci: 0,
+            vlan_tpid: 0,
+            packet_type: PacketType::Host,
+            offload: RxOffload { csum, gso: None },
+            unknown_gso: false,
         }
     }
 
@@ -199,10 +236,23 @@ impl<'a> RxFrame<'a> {
         self.snaplen < self.wire_len
     }
 
-    /// TP_STATUS_CSUMNOTREADY: the L4 checksum holds only the pseudo-header sum (a frame
-    /// from a local stack over veth, or a GSO frame); complete it before forwarding.
+    /// TP_STATUS_CSUMNOTREADY (or the vnet header's NEEDS_CSUM): the L4 checksum holds
+    /// only the pseudo-header sum (a frame from a local stack over veth, or a GSO frame);
+    /// complete it before forwarding, or forward it with a checksum request.
     pub fn csum_partial(&self) -> bool {
-        self.status & libc::TP_STATUS_CSUMNOTREADY != 0
+        self.offload.csum == CsumState::Partial
+    }
+
+    /// What is known about the frame's checksum and segmentation.
+    pub fn offload(&self) -> RxOffload {
+        self.offload
+    }
+
+    /// The frame cannot be forwarded as one packet: cut short (see
+    /// [`is_truncated`](Self::is_truncated)) or a GSO super-frame of a kind this crate
+    /// does not know.
+    pub fn is_unforwardable(&self) -> bool {
+        self.is_truncated() || self.unknown_gso
     }
 
     /// TP_STATUS_CSUM_VALID: the device verified the L4 checksum.
@@ -247,6 +297,8 @@ pub struct RxStats {
     /// Frames flagged TP_STATUS_LOSING: the kernel dropped frames since the last
     /// PACKET_STATISTICS read (see [`RxRing::kernel_stats`]).
     pub losing: u64,
+    /// GSO super-frames handed over (PACKET_VNET_HDR only).
+    pub gso: u64,
 }
 
 /// Where the RX half is in its ring.
@@ -289,6 +341,8 @@ pub struct RxRing {
     walk: Walk,
     skip_outgoing: bool,
     kernel_ignores_outgoing: bool,
+    /// Each frame is preceded by a `virtio_net_hdr` (PACKET_VNET_HDR).
+    vnet: bool,
     stats: RxStats,
 }
 
@@ -304,6 +358,7 @@ impl RxRing {
         blocks: bool,
         skip_outgoing: bool,
         kernel_ignores_outgoing: bool,
+        vnet: bool,
     ) -> Self {
         let base = shared.ring_base(&layout);
         let walk = if blocks {
@@ -321,6 +376,7 @@ impl RxRing {
             walk,
             skip_outgoing,
             kernel_ignores_outgoing,
+            vnet,
             stats: RxStats::default(),
         }
     }
@@ -409,6 +465,70 @@ impl RxRing {
         }
     }
 
+    /// Like [`recv_batch`](Self::recv_batch), but first looks ahead over up to `max`
+    /// (at most [`STAGE_MAX`]) ready frames and runs `stages` passes of `prefetch` over
+    /// their bytes, so that a consumer can start the memory loads its processing will need
+    /// (connection-table buckets, then entries) for the whole batch before it waits on
+    /// the first. TPACKET_V3 rings hand frames over without the look-ahead.
+    pub fn recv_batch_staged<P, F>(
+        &mut self,
+        max: usize,
+        stages: usize,
+        mut prefetch: P,
+        on_frame: F,
+    ) -> usize
+    where
+        P: FnMut(usize, &[u8]),
+        F: FnMut(&mut RxFrame<'_>),
+    {
+        let Walk::Frames { head } = self.walk else {
+            return self.recv_batch(max, on_frame);
+        };
+        if self.layout.frames == 0 {
+            return 0;
+        }
+        let frame_size = self.layout.frame_size;
+        let ahead = max.min(STAGE_MAX).min(self.layout.frames);
+        let mut slots = [0usize; STAGE_MAX];
+        let mut n = 0;
+        while n < ahead {
+            let index = (head + n) % self.layout.frames;
+            let offset = index * frame_size;
+            if self.status_at(offset).load(Ordering::Acquire) & libc::TP_STATUS_USER == 0 {
+                break;
+            }
+            slots[n] = index;
+            // SAFETY: a slot of the ring that the kernel handed to user space (status seen
+            // with Acquire); reading its header is allowed until it is given back.
+            let (mac, snaplen) = unsafe {
+                let hdr: libc::tpacket2_hdr = std::ptr::read(self.base.add(offset).cast());
+                (usize::from(hdr.tp_mac), hdr.tp_snaplen as usize)
+            };
+            if mac >= SLOT_HEADER_LEN && mac.saturating_add(snaplen) <= frame_size {
+                crate::sys::prefetch(self.base.wrapping_add(offset + mac));
+            }
+            n += 1;
+        }
+        for stage in 0..stages {
+            for &index in &slots[..n] {
+                let offset = index * frame_size;
+                // SAFETY: as above; the bytes are only read, and stay ours until the
+                // processing pass below gives the slot back.
+                let data = unsafe {
+                    let hdr: libc::tpacket2_hdr = std::ptr::read(self.base.add(offset).cast());
+                    let (mac, snaplen) = (usize::from(hdr.tp_mac), hdr.tp_snaplen as usize);
+                    if mac < SLOT_HEADER_LEN || mac.saturating_add(snaplen) > frame_size {
+                        continue;
+                    }
+                    std::slice::from_raw_parts(self.base.add(offset + mac), snaplen)
+                };
+                prefetch(stage, data);
+            }
+        }
+        // The look-ahead saw `n` ready frames: hand exactly those over.
+        self.recv_frames(n, on_frame)
+    }
+
     fn recv_frames<F>(&mut self, max: usize, mut on_frame: F) -> usize
     where
         F: FnMut(&mut RxFrame<'_>),
@@ -451,7 +571,7 @@ impl RxRing {
                     SOCKADDR_OFFSET,
                     SLOT_HEADER_LEN,
                     raw,
-                    self.skip_outgoing,
+                    (self.skip_outgoing, self.vnet),
                     &mut self.stats,
                 )
             };
@@ -556,7 +676,7 @@ impl RxRing {
                     V3_SOCKADDR_OFFSET,
                     V3_HEADER_LEN,
                     raw,
-                    self.skip_outgoing,
+                    (self.skip_outgoing, self.vnet),
                     &mut self.stats,
                 )
             };
@@ -610,7 +730,8 @@ struct RawHeader {
 
 /// Builds the view of one received frame whose kernel header starts at `area`, or `None`
 /// for a frame to skip, counting it in `stats`. `sockaddr_offset` is where its
-/// `sockaddr_ll` sits and `header_len` where headroom starts.
+/// `sockaddr_ll` sits and `header_len` where headroom starts; outgoing frames are skipped
+/// when asked, and a `virtio_net_hdr` is read before the frame when the ring has them.
 ///
 /// # Safety
 /// `area..area + area_len` must lie inside the ring, belong to user space (its slot or
@@ -622,7 +743,7 @@ unsafe fn frame_in<'s>(
     sockaddr_offset: usize,
     header_len: usize,
     raw: RawHeader,
-    skip_outgoing: bool,
+    (skip_outgoing, vnet): (bool, bool),
     stats: &mut RxStats,
 ) -> Option<RxFrame<'s>> {
     let pkttype_offset = sockaddr_offset + std::mem::offset_of!(libc::sockaddr_ll, sll_pkttype);
@@ -644,10 +765,39 @@ unsafe fn frame_in<'s>(
         stats.malformed += 1;
         return None;
     }
+    // With PACKET_VNET_HDR the kernel writes the header right before the MAC header.
+    let (offload, unknown_gso) = if vnet {
+        if raw.mac < header_len + VNET_HDR_LEN {
+            stats.malformed += 1;
+            return None;
+        }
+        let mut bytes = [0u8; VNET_HDR_LEN];
+        // SAFETY: the 10 bytes before the MAC header lie inside the area, past the kernel's
+        // headers (checked just above); they are ours like the frame.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                area.add(raw.mac - VNET_HDR_LEN),
+                bytes.as_mut_ptr(),
+                VNET_HDR_LEN,
+            )
+        };
+        let (offload, known) = VnetHeader::parse(&bytes).rx_offload();
+        (offload, !known)
+    } else {
+        let csum = if raw.status & libc::TP_STATUS_CSUMNOTREADY != 0 {
+            CsumState::Partial
+        } else {
+            CsumState::Complete
+        };
+        (RxOffload { csum, gso: None }, false)
+    };
     stats.frames += 1;
     stats.bytes += snaplen as u64;
     if raw.snaplen < raw.len {
         stats.truncated += 1;
+    }
+    if offload.gso.is_some() {
+        stats.gso += 1;
     }
     // SAFETY: per the contract the bytes after the headers are ours for `'s`, and they hold
     // no word the kernel or another reference touches meanwhile.
@@ -663,6 +813,8 @@ unsafe fn frame_in<'s>(
         vlan_tci: raw.vlan_tci,
         vlan_tpid: raw.vlan_tpid,
         packet_type,
+        offload,
+        unknown_gso,
     })
 }
 

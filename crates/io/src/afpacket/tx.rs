@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use super::{RingLayout, Shared};
+use crate::offload::{TxOffload, VnetHeader, VNET_HDR_LEN};
 use crate::sys;
 
 /// Where the fields of a TX slot are, which depends on the TPACKET version.
@@ -50,6 +51,8 @@ pub enum TxError {
         /// The largest frame a slot holds.
         max: usize,
     },
+    /// An offload was asked of a ring that cannot carry it (no PACKET_VNET_HDR).
+    NoOffload,
 }
 
 impl std::fmt::Display for TxError {
@@ -57,6 +60,7 @@ impl std::fmt::Display for TxError {
         match self {
             TxError::Full => write!(f, "TX ring full"),
             TxError::BadLength { len, max } => write!(f, "frame of {len} bytes outside 14..={max}"),
+            TxError::NoOffload => write!(f, "offload requested without PACKET_VNET_HDR"),
         }
     }
 }
@@ -93,6 +97,8 @@ pub struct TxRing {
     format: SlotFormat,
     head: usize,
     pending: usize,
+    /// Each slot starts with a `virtio_net_hdr` (PACKET_VNET_HDR).
+    vnet: bool,
     stats: TxStats,
 }
 
@@ -101,7 +107,12 @@ pub struct TxRing {
 unsafe impl Send for TxRing {}
 
 impl TxRing {
-    pub(super) fn new(shared: Arc<Shared>, layout: RingLayout, format: SlotFormat) -> Self {
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        layout: RingLayout,
+        format: SlotFormat,
+        vnet: bool,
+    ) -> Self {
         let base = shared.ring_base(&layout);
         TxRing {
             shared,
@@ -110,7 +121,22 @@ impl TxRing {
             format,
             head: 0,
             pending: 0,
+            vnet,
             stats: TxStats::default(),
+        }
+    }
+
+    /// Whether frames can carry offload requests ([`push_offload`](Self::push_offload)
+    /// honours them; without PACKET_VNET_HDR they are refused).
+    pub fn has_vnet_hdr(&self) -> bool {
+        self.vnet
+    }
+
+    fn vnet_len(&self) -> usize {
+        if self.vnet {
+            VNET_HDR_LEN
+        } else {
+            0
         }
     }
 
@@ -127,7 +153,9 @@ impl TxRing {
     /// The largest frame one slot holds. The kernel also drops frames longer than the
     /// interface MTU plus the Ethernet (and a VLAN) header.
     pub fn max_frame_len(&self) -> usize {
-        self.layout.frame_size.saturating_sub(self.format.data)
+        self.layout
+            .frame_size
+            .saturating_sub(self.format.data + self.vnet_len())
     }
 
     /// Frames pushed since the last successful [`flush`](Self::flush).
@@ -154,6 +182,17 @@ impl TxRing {
     /// Copies `frame` (a complete Ethernet frame) into the next free slot and marks it for
     /// sending; nothing leaves before [`flush`](Self::flush). Never blocks or allocates.
     pub fn push(&mut self, frame: &[u8]) -> Result<(), TxError> {
+        self.push_offload(frame, TxOffload::NONE)
+    }
+
+    /// Like [`push`](Self::push), asking the kernel to finish the frame as `offload` says
+    /// (complete a partial checksum, segment a GSO frame). Needs PACKET_VNET_HDR
+    /// ([`RingConfig::vnet_hdr`](super::RingConfig::vnet_hdr)) unless `offload` is empty:
+    /// otherwise [`TxError::NoOffload`].
+    pub fn push_offload(&mut self, frame: &[u8], offload: TxOffload) -> Result<(), TxError> {
+        if !self.vnet && offload != TxOffload::NONE {
+            return Err(TxError::NoOffload);
+        }
         let max = self.max_frame_len();
         if frame.len() < MIN_FRAME_LEN || frame.len() > max {
             self.stats.bad_length += 1;
@@ -177,15 +216,21 @@ impl TxRing {
                 return Err(TxError::Full);
             }
         }
-        let len = frame.len() as u32;
+        let vnet_len = self.vnet_len();
+        let len = (vnet_len + frame.len()) as u32;
         // SAFETY: the slot is inside the mapping and its status is AVAILABLE (or
         // WRONG_FORMAT), so the kernel does not touch it until we set SEND_REQUEST below;
-        // `&mut self` makes this the only user-space access. The data area (checked against
-        // max_frame_len) and the two aligned u32 length fields lie inside the slot and do
-        // not overlap the status word.
+        // `&mut self` makes this the only user-space access. The data area (vnet header and
+        // frame, checked against max_frame_len) and the two aligned u32 length fields lie
+        // inside the slot and do not overlap the status word.
         unsafe {
             let slot = self.base.add(index * self.layout.frame_size);
-            std::ptr::copy_nonoverlapping(frame.as_ptr(), slot.add(self.format.data), frame.len());
+            let data = slot.add(self.format.data);
+            if self.vnet {
+                let hdr = VnetHeader::for_tx(offload).to_bytes();
+                std::ptr::copy_nonoverlapping(hdr.as_ptr(), data, VNET_HDR_LEN);
+            }
+            std::ptr::copy_nonoverlapping(frame.as_ptr(), data.add(vnet_len), frame.len());
             slot.add(self.format.len).cast::<u32>().write(len);
             slot.add(self.format.snaplen).cast::<u32>().write(len);
         }
@@ -195,7 +240,7 @@ impl TxRing {
         self.head = (index + 1) % self.layout.frames;
         self.pending += 1;
         self.stats.frames += 1;
-        self.stats.bytes += u64::from(len);
+        self.stats.bytes += frame.len() as u64;
         Ok(())
     }
 
