@@ -180,6 +180,13 @@ pub struct VrrpInstanceStatus {
     /// Times this director became master.
     #[serde(default)]
     pub became_master: u64,
+    #[serde(default)]
+    pub adverts_sent: u64,
+    #[serde(default)]
+    pub adverts_received: u64,
+    /// Adverts refused (version, interval, authentication, peer) or malformed.
+    #[serde(default)]
+    pub adverts_dropped: u64,
 }
 
 /// Connection synchronisation counters.

@@ -338,6 +338,25 @@ fn failover(method: Method, nopreempt: bool) {
         "{:?}",
         pair.vrrp_states(2)
     );
+    // The advert counters: the master sends, the backup hears it and sends nothing;
+    // neither drops a packet of the other's.
+    let adverts = |i: usize| {
+        let v = &pair.status(i)["vrrp"][0];
+        let n = |k: &str| v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"));
+        (
+            n("adverts_sent"),
+            n("adverts_received"),
+            n("adverts_dropped"),
+        )
+    };
+    let (sent, _, dropped) = adverts(1);
+    assert!(sent >= 2 && dropped == 0, "primary {:?}", adverts(1));
+    let (sent, received, dropped) = adverts(2);
+    assert!(
+        sent == 0 && received >= 1 && dropped == 0,
+        "backup {:?}",
+        adverts(2)
+    );
     if nopreempt {
         sync_traffic_per_1000(&pair);
     }

@@ -609,6 +609,9 @@ impl Control {
                             priority: s.priority,
                             changes: s.changes,
                             became_master: s.became_master,
+                            adverts_sent: s.adverts_sent,
+                            adverts_received: s.adverts_received,
+                            adverts_dropped: s.adverts_dropped,
                         })
                         .collect()
                 })

@@ -267,9 +267,9 @@ pub fn observed(status: &Status, workers: &[WorkerHandle], uptime_secs: u64) -> 
                         _ => VrrpState::Init,
                     },
                     priority: v.priority,
-                    // The VRRP threads do not export advert counts (yet).
-                    adverts_sent: 0,
-                    adverts_received: 0,
+                    adverts_sent: v.adverts_sent,
+                    adverts_received: v.adverts_received,
+                    adverts_dropped: v.adverts_dropped,
                     became_master: v.became_master,
                 })
                 .collect()

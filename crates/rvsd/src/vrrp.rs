@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use rvs_config::{AuthType, LoadedConfig, VrrpInstance, VrrpState};
 use rvs_vrrp::config::{InstanceConfig, NotifyScripts};
 use rvs_vrrp::group::{MemberAction, SyncGroup};
-use rvs_vrrp::instance::{Action, Event, Instance};
+use rvs_vrrp::instance::{Action, Event, Instance, Stats};
 use rvs_vrrp::linux::{run_instance, Adapter, Observer};
 use rvs_vrrp::packet::{Auth, Version};
 
@@ -28,6 +28,11 @@ pub struct InstanceStatus {
     pub priority: u8,
     pub changes: u64,
     pub became_master: u64,
+    pub adverts_sent: u64,
+    pub adverts_received: u64,
+    /// Adverts for this VRID refused (version, interval, authentication, family, peer)
+    /// and packets that were no valid advert at all.
+    pub adverts_dropped: u64,
 }
 
 pub type VrrpStates = Arc<Mutex<BTreeMap<String, InstanceStatus>>>;
@@ -163,11 +168,26 @@ impl Reporter {
             }
         }
     }
+
+    /// Copies an instance's advert counters (plus `invalid`: packets on its socket that
+    /// were no valid advert) into the status.
+    fn counters(&self, name: &str, stats: &Stats, invalid: u64) {
+        if let Ok(mut m) = self.states.lock() {
+            if let Some(s) = m.get_mut(name) {
+                s.adverts_sent = stats.adverts_sent;
+                s.adverts_received = stats.adverts_received;
+                s.adverts_dropped = stats.dropped + invalid;
+            }
+        }
+    }
 }
 
 struct InstanceObserver {
     name: String,
     reporter: Reporter,
+    invalid: u64,
+    /// What was last copied to the status (the loop turns on every advert and timer).
+    reported: (Stats, u64),
 }
 
 impl Observer for InstanceObserver {
@@ -181,6 +201,18 @@ impl Observer for InstanceObserver {
             Action::BecomeFault { .. } => self.reporter.note(&self.name, "FAULT"),
             Action::Stopped { .. } => self.reporter.note(&self.name, "STOP"),
             _ => {}
+        }
+    }
+
+    fn invalid(&mut self, error: rvs_vrrp::VrrpError) {
+        self.invalid += 1;
+        tracing::debug!(instance = %self.name, "VRRP packet dropped: {error}");
+    }
+
+    fn stats(&mut self, stats: &Stats) {
+        if self.reported != (*stats, self.invalid) {
+            self.reported = (*stats, self.invalid);
+            self.reporter.counters(&self.name, stats, self.invalid);
         }
     }
 }
@@ -214,6 +246,9 @@ pub fn start(loaded: &LoadedConfig) -> Result<Option<VrrpRuntime>, String> {
                     priority: cfg.priority,
                     changes: 0,
                     became_master: 0,
+                    adverts_sent: 0,
+                    adverts_received: 0,
+                    adverts_dropped: 0,
                 },
             );
         }
@@ -260,6 +295,8 @@ pub fn start(loaded: &LoadedConfig) -> Result<Option<VrrpRuntime>, String> {
             reporter: Reporter {
                 states: states.clone(),
             },
+            invalid: 0,
+            reported: (Stats::default(), 0),
         };
         threads.push(
             std::thread::Builder::new()
@@ -305,6 +342,8 @@ fn run_group(
     let origin = Instant::now();
     let mut out: Vec<MemberAction> = Vec::new();
     let mut buf = vec![0u8; 2048];
+    let mut invalid = vec![0u64; names.len()];
+    let mut reported = vec![(Stats::default(), 0u64); names.len()];
     group.startup(origin.elapsed(), &mut out);
     loop {
         for ma in out.drain(..) {
@@ -345,7 +384,7 @@ fn run_group(
                                 Event::AdvertReceived(&advert, from),
                                 &mut out,
                             ),
-                            Ok(Some(Err(_))) => {}
+                            Ok(Some(Err(_))) => invalid[m] += 1,
                             Ok(None) | Err(_) => break,
                         }
                     }
@@ -358,6 +397,13 @@ fn run_group(
             }
         }
         group.timer(origin.elapsed(), &mut out);
+        for (m, inst) in group.members().iter().enumerate() {
+            let now = (*inst.stats(), invalid[m]);
+            if reported[m] != now {
+                reported[m] = now;
+                reporter.counters(&names[m], &now.0, now.1);
+            }
+        }
     }
 }
 

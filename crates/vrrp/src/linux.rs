@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use rvs_io::{Interface, RtNetlink};
 use rvs_wire::MacAddr;
 
-use crate::instance::{Action, Event, Instance, State};
+use crate::instance::{Action, Event, Instance, State, Stats};
 use crate::packet::{
     parse, parse_ignoring_ttl, Advert, VrrpError, IPPROTO_VRRP, MAX_ADVERT_LEN, VRRP_GROUP_V4,
     VRRP_GROUP_V6, VRRP_TTL,
@@ -654,6 +654,8 @@ pub trait Observer {
     fn action(&mut self, _action: &Action, _result: &io::Result<()>) {}
     /// Called for each packet that was not a valid advertisement.
     fn invalid(&mut self, _error: VrrpError) {}
+    /// Called once per turn of the loop with the instance's counters.
+    fn stats(&mut self, _stats: &Stats) {}
 }
 
 /// An observer that ignores everything.
@@ -719,5 +721,6 @@ pub fn run_instance(
             instance.handle(origin.elapsed(), event, &mut actions);
         }
         instance.handle(origin.elapsed(), Event::Timer, &mut actions);
+        observer.stats(instance.stats());
     }
 }

@@ -56,7 +56,7 @@
 //! | `rvs_worker_verdicts_total` | counter | `worker`, `verdict` (`forwarded`, `replied`, `passed`, `dropped`) |
 //! | `rvs_vrrp_state` | gauge | `instance`, `interface`, `vrid`, `state` (`INIT`, `BACKUP`, `MASTER`, `FAULT`) |
 //! | `rvs_vrrp_priority` | gauge | `instance`, `interface`, `vrid` |
-//! | `rvs_vrrp_{adverts_sent,adverts_received,became_master}_total` | counter | `instance`, `interface`, `vrid` |
+//! | `rvs_vrrp_{adverts_sent,adverts_received,adverts_dropped,became_master}_total` | counter | `instance`, `interface`, `vrid` |
 //! | `rvs_sync_{messages_sent,messages_received,messages_rejected,connections_sent,connections_received}_total` | counter | `role`, `syncid` |
 //! | `rvs_sync_lag_seconds` | gauge | `role`, `syncid` |
 //!

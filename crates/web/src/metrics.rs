@@ -532,6 +532,12 @@ fn vrrp(w: &mut TextWriter, o: &Observed) {
         &each(|i| i.adverts_received),
     );
     w.family(
+        "rvs_vrrp_adverts_dropped_total",
+        "VRRP packets an instance dropped: adverts refused (version, interval, authentication, peer) or malformed.",
+        Counter,
+        &each(|i| i.adverts_dropped),
+    );
+    w.family(
         "rvs_vrrp_became_master_total",
         "Times an instance became master.",
         Counter,

@@ -301,6 +301,9 @@ pub struct VrrpInstance {
     pub priority: u8,
     pub adverts_sent: u64,
     pub adverts_received: u64,
+    /// Adverts refused (wrong version, interval, authentication, peer) or malformed.
+    #[serde(default)]
+    pub adverts_dropped: u64,
     pub became_master: u64,
 }
 
@@ -528,6 +531,7 @@ pub fn example() -> Observed {
                 priority: 150,
                 adverts_sent: 1800,
                 adverts_received: 2,
+                adverts_dropped: 0,
                 became_master: 1,
             },
             VrrpInstance {
@@ -538,6 +542,7 @@ pub fn example() -> Observed {
                 priority: 100,
                 adverts_sent: 0,
                 adverts_received: 1790,
+                adverts_dropped: 3,
                 became_master: 0,
             },
         ]),

@@ -301,7 +301,7 @@ fn director_section(p: &mut String, o: &Observed) {
         Some(instances) => {
             p.push_str(
                 "<table class=\"vrrp\"><thead><tr><th>Instance</th><th>Interface</th><th>VRID</th>\
-<th>State</th><th>Priority</th><th>Adverts out</th><th>Adverts in</th><th>Became master</th></tr></thead><tbody>",
+<th>State</th><th>Priority</th><th>Adverts out</th><th>Adverts in</th><th>Dropped</th><th>Became master</th></tr></thead><tbody>",
             );
             for (i, v) in instances.iter().enumerate() {
                 let _ = write!(
@@ -329,6 +329,12 @@ fn director_section(p: &mut String, o: &Observed) {
                     p,
                     &format!("vrrp.{i}.adverts_received"),
                     V::U(v.adverts_received),
+                    Fmt::N,
+                );
+                cell(
+                    p,
+                    &format!("vrrp.{i}.adverts_dropped"),
+                    V::U(v.adverts_dropped),
                     Fmt::N,
                 );
                 cell(
