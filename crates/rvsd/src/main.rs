@@ -243,7 +243,10 @@ fn run_director(args: RunArgs) -> i32 {
 /// `rvsd --check-config FILE`: load, report, exit.
 fn check_config(path: &std::path::Path) -> i32 {
     let mut ids = fileconf::TargetIds::default();
-    match fileconf::load(path, &mut ids) {
+    match fileconf::load(path, &mut ids).and_then(|plan| {
+        vrrp::validate(&plan.loaded)?;
+        Ok(plan)
+    }) {
         Ok(plan) => {
             let reals: usize = plan.base.services.iter().map(|s| s.dests.len()).sum();
             println!(

@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rvs_config::{AuthType, LoadedConfig, VrrpInstance, VrrpState};
+use rvs_config::{
+    AuthType, LoadedConfig, TrackInterface, TrackScript, VrrpInstance, VrrpScript, VrrpState,
+};
 use rvs_vrrp::config::{InstanceConfig, NotifyScripts};
 use rvs_vrrp::group::{MemberAction, SyncGroup};
 use rvs_vrrp::instance::{Action, Event, Instance, Stats};
@@ -138,14 +140,246 @@ fn instance_config(
     Ok((c, ifname))
 }
 
-fn open_adapter(instance: &Instance, vi: &VrrpInstance, ifname: &str) -> Result<Adapter, String> {
+fn open_adapter(
+    instance: &Instance,
+    vi: &VrrpInstance,
+    ifname: &str,
+    tracking: &mut Tracking,
+    loaded: &LoadedConfig,
+) -> Result<Adapter, String> {
     let mut a = Adapter::open(instance, ifname)
         .map_err(|e| format!("vrrp_instance {} on {ifname}: {e}", vi.name))?;
     for v in &vi.virtual_ipaddress {
         a.place_vip(v.addr, v.dev.as_deref(), v.prefix_len)
             .map_err(|e| format!("vrrp_instance {}: VIP {}: {e}", vi.name, v.addr))?;
     }
+    let (interfaces, scripts) = tracked(vi, loaded)?;
+    for name in interfaces {
+        a.track_interface(name);
+    }
+    for script in scripts {
+        a.track_flag(tracking.flag(script));
+    }
     Ok(a)
+}
+
+/// What an instance tracks: its own `track_interface`/`track_script` and its sync
+/// group's (a member in FAULT pulls the whole group along). Weights are refused: rvs
+/// does not change priorities, a tracked failure means FAULT.
+fn tracked<'a>(
+    vi: &'a VrrpInstance,
+    loaded: &'a LoadedConfig,
+) -> Result<(Vec<&'a str>, Vec<&'a VrrpScript>), String> {
+    let group = loaded
+        .vrrp_sync_groups
+        .iter()
+        .find(|g| g.group.contains(&vi.name));
+    let what = format!("{}: vrrp_instance {}", vi.at, vi.name);
+    let mut interfaces: Vec<&TrackInterface> = vi.track_interface.iter().collect();
+    let mut scripts: Vec<&TrackScript> = vi.track_script.iter().collect();
+    if let Some(g) = group {
+        interfaces.extend(&g.track_interface);
+        scripts.extend(&g.track_script);
+    }
+    let mut names = Vec::new();
+    for t in interfaces {
+        if t.weight != 0 {
+            return Err(format!(
+                "{what}: track_interface {} weight {}: weights are not supported by rvs \
+                 (without a weight, a tracked interface that goes down puts the instance in FAULT)",
+                t.name, t.weight
+            ));
+        }
+        names.push(t.name.as_str());
+    }
+    let mut found = Vec::new();
+    for t in scripts {
+        let Some(script) = loaded.vrrp_scripts.iter().find(|s| s.name == t.name) else {
+            return Err(format!(
+                "{what}: track_script {}: no vrrp_script of that name",
+                t.name
+            ));
+        };
+        let weight = t.weight.unwrap_or(script.weight);
+        if weight != 0 {
+            return Err(format!(
+                "{what}: track_script {} weight {weight}: weights are not supported by rvs \
+                 (without a weight, a failing script puts the instance in FAULT)",
+                t.name
+            ));
+        }
+        found.push(script);
+    }
+    Ok((names, found))
+}
+
+/// Everything `start` would refuse in `loaded`'s VRRP part, without opening anything
+/// (for `--check-config`).
+pub fn validate(loaded: &LoadedConfig) -> Result<(), String> {
+    for vi in &loaded.vrrp_instances {
+        check_supported(vi, loaded)?;
+        tracked(vi, loaded)?;
+    }
+    Ok(())
+}
+
+/// Refuses what rvs would otherwise silently do differently from keepalived; warns of
+/// what it leaves out without changing the election or the addresses.
+fn check_supported(vi: &VrrpInstance, loaded: &LoadedConfig) -> Result<(), String> {
+    let what = format!("{}: vrrp_instance {}", vi.at, vi.name);
+    let refuse = |k: &str, why: &str| Err(format!("{what}: {k} is not supported by rvs ({why})"));
+    if vi.use_vmac.is_some() {
+        return refuse("use_vmac", "the VIPs are held on the interface itself");
+    }
+    if vi.mcast_dst_ip.is_some() {
+        return refuse(
+            "mcast_dst_ip",
+            "adverts go to 224.0.0.18 / ff02::12 or unicast peers",
+        );
+    }
+    if !vi.virtual_ipaddress_excluded.is_empty() {
+        return refuse(
+            "virtual_ipaddress_excluded",
+            "list the addresses in virtual_ipaddress",
+        );
+    }
+    if vi
+        .authentication
+        .as_ref()
+        .is_some_and(|a| a.auth_type == AuthType::Ah)
+    {
+        return refuse("auth_type AH", "use PASS, or none");
+    }
+    let g = &loaded.global;
+    if g.vrrp_mcast_group4
+        .is_some_and(|a| a != rvs_vrrp::packet::VRRP_GROUP_V4)
+        || g.vrrp_mcast_group6
+            .is_some_and(|a| a.segments() != [0xff02, 0, 0, 0, 0, 0, 0, 0x12])
+    {
+        return Err(format!(
+            "global_defs vrrp_mcast_group4/6 other than 224.0.0.18 / ff02::12 is not supported by rvs (needed by vrrp_instance {})",
+            vi.name
+        ));
+    }
+    let ignored = [
+        ("garp_master_refresh", vi.garp_master_refresh.is_some()),
+        (
+            "garp_lower_prio_delay/repeat",
+            vi.garp_lower_prio_delay.is_some() || vi.garp_lower_prio_repeat.is_some(),
+        ),
+        ("unicast_ttl", vi.unicast_ttl.is_some()),
+        ("strict_mode", vi.strict_mode),
+        ("check_unicast_src", vi.check_unicast_src),
+        ("down_timer_adverts", vi.down_timer_adverts.is_some()),
+    ];
+    for (k, set) in ignored {
+        if set {
+            tracing::warn!("{what}: {k} is not implemented by rvs and has no effect");
+        }
+    }
+    Ok(())
+}
+
+/// `vrrp_script` results that instances track: one checker thread per script in use,
+/// each keeping a flag (set while the script passes, after keepalived's rise/fall).
+#[derive(Default)]
+struct Tracking {
+    flags: BTreeMap<String, (VrrpScript, Arc<AtomicBool>)>,
+}
+
+impl Tracking {
+    fn flag(&mut self, script: &VrrpScript) -> Arc<AtomicBool> {
+        self.flags
+            .entry(script.name.clone())
+            .or_insert_with(|| (script.clone(), Arc::new(AtomicBool::new(!script.init_fail))))
+            .1
+            .clone()
+    }
+
+    fn start(self, stop: &Arc<AtomicBool>) -> Result<Vec<JoinHandle<()>>, String> {
+        let mut threads = Vec::new();
+        for (name, (script, flag)) in self.flags {
+            let stop = stop.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name("rvsd-vrrp-script".into())
+                    .spawn(move || run_script(&name, &script, &flag, &stop))
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        Ok(threads)
+    }
+}
+
+/// Runs a `vrrp_script` every `interval` until `stop`: `fall` failures in a row clear
+/// the flag, `rise` successes in a row set it. A run past its timeout is killed and
+/// counts as a failure.
+fn run_script(name: &str, script: &VrrpScript, flag: &AtomicBool, stop: &AtomicBool) {
+    let argv = match script.script.argv() {
+        Ok(a) if !a.is_empty() => a,
+        Ok(_) | Err(_) => {
+            tracing::error!(
+                script = name,
+                "vrrp_script: cannot split the command; counted as failing"
+            );
+            flag.store(false, Relaxed);
+            return;
+        }
+    };
+    let timeout = script.timeout.unwrap_or(script.interval);
+    let (mut good, mut bad) = (0u32, 0u32);
+    while !stop.load(Relaxed) {
+        let ok = run_once(&argv, timeout, stop);
+        if ok {
+            good += 1;
+            bad = 0;
+        } else {
+            bad += 1;
+            good = 0;
+        }
+        let up = flag.load(Relaxed);
+        if up && bad >= script.fall.max(1) {
+            flag.store(false, Relaxed);
+            tracing::warn!(
+                script = name,
+                "vrrp_script failed {bad} time(s): tracking instances go to FAULT"
+            );
+        } else if !up && good >= script.rise.max(1) {
+            flag.store(true, Relaxed);
+            tracing::info!(script = name, "vrrp_script succeeds again");
+        }
+        let until = Instant::now() + script.interval;
+        while Instant::now() < until && !stop.load(Relaxed) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn run_once(argv: &[String], timeout: Duration, stop: &AtomicBool) -> bool {
+    let mut child = match std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(_) => return false,
+    };
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.success(),
+            Ok(None) if Instant::now() < deadline && !stop.load(Relaxed) => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+        }
+    }
 }
 
 /// Logs state changes and records them for the status.
@@ -230,6 +464,7 @@ pub fn start(loaded: &LoadedConfig) -> Result<Option<VrrpRuntime>, String> {
     let stop = Arc::new(AtomicBool::new(false));
     // Validate and open everything first.
     let mut prepared: Vec<(Instance, Adapter, &VrrpInstance)> = Vec::new();
+    let mut tracking = Tracking::default();
     for vi in &loaded.vrrp_instances {
         let (cfg, ifname) = instance_config(vi, default_version)?;
         let initial = match vi.state {
@@ -252,11 +487,12 @@ pub fn start(loaded: &LoadedConfig) -> Result<Option<VrrpRuntime>, String> {
                 },
             );
         }
+        check_supported(vi, loaded)?;
         let instance = Instance::new(cfg).map_err(|e| format!("vrrp_instance {}: {e}", vi.name))?;
-        let adapter = open_adapter(&instance, vi, &ifname)?;
+        let adapter = open_adapter(&instance, vi, &ifname, &mut tracking, loaded)?;
         prepared.push((instance, adapter, vi));
     }
-    let mut threads = Vec::new();
+    let mut threads = tracking.start(&stop)?;
     let mut grouped: Vec<GroupParts> = Vec::new();
     let mut singles = Vec::new();
     for (inst, adapter, vi) in prepared {
@@ -344,6 +580,17 @@ fn run_group(
     let mut buf = vec![0u8; 2048];
     let mut invalid = vec![0u64; names.len()];
     let mut reported = vec![(Stats::default(), 0u64); names.len()];
+    // Each member's interface and what it tracks, polled like a single instance's.
+    let mut up: Vec<bool> = adapters
+        .iter()
+        .map(|a| a.tracked_up().unwrap_or(false))
+        .collect();
+    for (m, &u) in up.iter().enumerate() {
+        if !u {
+            group.handle(m, origin.elapsed(), Event::InterfaceDown, &mut out);
+        }
+    }
+    let mut last_poll = Instant::now();
     group.startup(origin.elapsed(), &mut out);
     loop {
         for ma in out.drain(..) {
@@ -393,6 +640,21 @@ fn run_group(
                 Err(e) => {
                     tracing::error!(group = name, "VRRP socket: {e}");
                     return;
+                }
+            }
+        }
+        if last_poll.elapsed() >= Duration::from_millis(100) {
+            last_poll = Instant::now();
+            for (m, adapter) in adapters.iter().enumerate() {
+                let now_up = adapter.tracked_up().unwrap_or(false);
+                if now_up != up[m] {
+                    up[m] = now_up;
+                    let event = if now_up {
+                        Event::InterfaceUp
+                    } else {
+                        Event::InterfaceDown
+                    };
+                    group.handle(m, origin.elapsed(), event, &mut out);
                 }
             }
         }

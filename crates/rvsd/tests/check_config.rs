@@ -71,3 +71,68 @@ fn a_bad_file_names_file_line_column_and_reason() {
     assert!(err.contains(&format!("keepalived.conf:{line}:")), "{err}");
     assert!(err.contains("weight"), "{err}");
 }
+
+fn vrrp(body: &str, extra: &str) -> String {
+    format!(
+        r#"{extra}
+vrrp_instance VI_1 {{
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 1
+    virtual_ipaddress {{
+        192.0.2.10/24
+    }}
+{body}
+}}
+"#
+    )
+}
+
+#[test]
+fn vrrp_tracking_without_weights_is_accepted() {
+    let text = vrrp(
+        "    track_interface {\n        eth1\n    }\n    track_script {\n        chk_nginx\n    }",
+        "vrrp_script chk_nginx {\n    script \"/bin/true\"\n    interval 2\n}",
+    );
+    let (code, out, err) = check(&text);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("1 VRRP instances"), "{out}");
+}
+
+#[test]
+fn vrrp_features_rvs_would_silently_change_are_refused_with_the_place() {
+    let cases = [
+        (
+            vrrp("    track_interface {\n        eth1 weight -20\n    }", ""),
+            "track_interface eth1 weight -20: weights are not supported by rvs",
+        ),
+        (
+            vrrp(
+                "    track_script {\n        chk\n    }",
+                "vrrp_script chk {\n    script \"/bin/true\"\n    weight 10\n}",
+            ),
+            "track_script chk weight 10: weights are not supported by rvs",
+        ),
+        (
+            vrrp("    track_script {\n        nowhere\n    }", ""),
+            "tracks unknown vrrp_script nowhere",
+        ),
+        (
+            vrrp(
+                "    authentication {\n        auth_type AH\n        auth_pass secret\n    }",
+                "",
+            ),
+            "auth_type AH is not supported by rvs",
+        ),
+        (vrrp("    use_vmac", ""), "use_vmac is not supported by rvs"),
+    ];
+    for (text, want) in cases {
+        let (code, out, err) = check(&text);
+        assert_eq!(code, 1, "{want}: {out}{err}");
+        assert!(err.contains(want), "want {want:?} in {err}");
+        // The place: the instance's file and line.
+        assert!(err.contains("keepalived.conf:"), "{err}");
+    }
+}

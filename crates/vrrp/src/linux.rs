@@ -18,6 +18,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rvs_io::{Interface, RtNetlink};
@@ -492,6 +493,10 @@ pub struct Adapter {
     /// VIPs that live on another interface or with another prefix than the default
     /// (keepalived's `virtual_ipaddress { ADDR/PREFIX dev IF }`).
     placements: Vec<VipPlacement>,
+    /// Other interfaces that must be up (keepalived's `track_interface`).
+    tracked_interfaces: Vec<String>,
+    /// Conditions kept by others that must hold (`track_script` results).
+    tracked_flags: Vec<Arc<AtomicBool>>,
 }
 
 /// Where one VIP goes: interface, prefix length, and that interface's announcer.
@@ -516,6 +521,8 @@ impl Adapter {
             iface,
             children: Vec::new(),
             placements: Vec::new(),
+            tracked_interfaces: Vec::new(),
+            tracked_flags: Vec::new(),
         })
     }
 
@@ -568,12 +575,45 @@ impl Adapter {
 
     /// Whether the interface is up and has carrier.
     pub fn link_up(&self) -> io::Result<bool> {
+        self.named_link_up(&self.iface.name)
+    }
+
+    /// Also require interface `name` to be up with carrier (keepalived's
+    /// `track_interface` without a weight): while it is down the instance is in FAULT.
+    pub fn track_interface(&mut self, name: &str) {
+        self.tracked_interfaces.push(name.to_string());
+    }
+
+    /// Also require `flag` to be set (a `track_script` whose result someone else keeps):
+    /// while it is clear the instance is in FAULT.
+    pub fn track_flag(&mut self, flag: Arc<AtomicBool>) {
+        self.tracked_flags.push(flag);
+    }
+
+    /// The instance's own interface is up, and so is everything it tracks. A tracked
+    /// interface that does not exist counts as down.
+    pub fn tracked_up(&self) -> io::Result<bool> {
+        if !self.link_up()? {
+            return Ok(false);
+        }
+        for name in &self.tracked_interfaces {
+            match self.named_link_up(name) {
+                Ok(true) => {}
+                Ok(false) => return Ok(false),
+                Err(e) if e.raw_os_error() == Some(libc::ENODEV) => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(self.tracked_flags.iter().all(|f| f.load(Ordering::Relaxed)))
+    }
+
+    fn named_link_up(&self, name: &str) -> io::Result<bool> {
         // SAFETY: ifreq is plain old data; all-zero is valid.
         let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
         for (dst, src) in req
             .ifr_name
             .iter_mut()
-            .zip(self.iface.name.bytes().take(libc::IFNAMSIZ - 1))
+            .zip(name.bytes().take(libc::IFNAMSIZ - 1))
         {
             *dst = src as libc::c_char;
         }
@@ -674,7 +714,7 @@ pub fn run_instance(
     let origin = Instant::now();
     let mut actions = Vec::new();
     let mut buf = vec![0u8; RECV_BUF];
-    let mut link_up = adapter.link_up()?;
+    let mut link_up = adapter.tracked_up()?;
     if !link_up {
         instance.handle(origin.elapsed(), Event::InterfaceDown, &mut actions);
     }
@@ -710,7 +750,7 @@ pub fn run_instance(
                 }
             }
         }
-        let up = adapter.link_up()?;
+        let up = adapter.tracked_up()?;
         if up != link_up {
             link_up = up;
             let event = if up {

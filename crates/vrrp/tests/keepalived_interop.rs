@@ -324,6 +324,17 @@ struct Rvs {
 
 impl Rvs {
     fn start(lab: &Lab, cfg: InstanceConfig) -> Rvs {
+        Rvs::start_tracking(lab, cfg, None, None)
+    }
+
+    /// Like [`Rvs::start`], also tracking interface `track_if` and `flag`.
+    fn start_tracking(
+        lab: &Lab,
+        cfg: InstanceConfig,
+        track_if: Option<&str>,
+        flag: Option<Arc<AtomicBool>>,
+    ) -> Rvs {
+        let track_if = track_if.map(str::to_owned);
         let stop = Arc::new(AtomicBool::new(false));
         let rec = Recorder::default();
         let ns_path = format!("/run/netns/{}", lab.rvs_ns);
@@ -338,6 +349,12 @@ impl Rvs {
             let mut instance =
                 Instance::new(cfg).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
             let mut adapter = Adapter::open(&instance, RVS_IF)?;
+            if let Some(name) = &track_if {
+                adapter.track_interface(name);
+            }
+            if let Some(flag) = flag {
+                adapter.track_flag(flag);
+            }
             run_instance(&mut instance, &mut adapter, &stop2, &mut rec2)
         });
         Rvs {
@@ -669,4 +686,76 @@ fn keepalived_v2_unicast_ipv4() {
 #[test]
 fn keepalived_v3_unicast_ipv4() {
     election_scenario("e", Version::V3, false, true);
+}
+
+/// keepalived's `track_interface` and `track_script` (without weights): a tracked
+/// interface that goes down, or a tracked check that fails, puts the instance in FAULT
+/// and takes its VIP away; when it recovers the instance becomes master again. No
+/// keepalived needed, only root.
+#[test]
+fn a_tracked_interface_or_check_going_down_puts_the_instance_in_fault() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        let _ = writeln!(std::io::stderr(), "SKIPPED VRRP tracking: not root");
+        return;
+    }
+    let lab = Lab::new("trk", false);
+    // A veth pair inside the namespace (this kernel has no dummy interfaces).
+    sh(&[
+        "ip",
+        "-n",
+        &lab.rvs_ns,
+        "link",
+        "add",
+        "trk0",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "trk1",
+    ]);
+    for dev in ["trk0", "trk1"] {
+        sh(&["ip", "-n", &lab.rvs_ns, "link", "set", dev, "up"]);
+    }
+    let check = Arc::new(AtomicBool::new(true));
+    let vip = VIP.to_string();
+    let rvs = Rvs::start_tracking(
+        &lab,
+        rvs_config(Version::V2, 200, IpAddr::V4(RVS_ADDR), IpAddr::V4(VIP)),
+        Some("trk0"),
+        Some(check.clone()),
+    );
+    let has_vip = || lab.has_vip(&lab.rvs_ns, RVS_IF, &vip);
+    let faults = || {
+        rvs.rec
+            .actions
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, a, _)| matches!(a, Action::BecomeFault { .. }))
+            .count()
+    };
+    assert!(
+        wait_for(PATIENCE, has_vip).is_some(),
+        "alone, it became master"
+    );
+
+    sh(&["ip", "-n", &lab.rvs_ns, "link", "set", "trk0", "down"]);
+    let gone = wait_for(Duration::from_secs(3), || !has_vip());
+    assert!(
+        gone.is_some(),
+        "the tracked interface went down: VIP released"
+    );
+    let after_interface = faults();
+    assert!(after_interface >= 1, "FAULT entered");
+    sh(&["ip", "-n", &lab.rvs_ns, "link", "set", "trk0", "up"]);
+    assert!(wait_for(PATIENCE, has_vip).is_some(), "back to master");
+
+    check.store(false, Ordering::Relaxed);
+    let gone = wait_for(Duration::from_secs(3), || !has_vip());
+    assert!(gone.is_some(), "the tracked check failed: VIP released");
+    assert!(faults() > after_interface, "FAULT entered again");
+    check.store(true, Ordering::Relaxed);
+    assert!(wait_for(PATIENCE, has_vip).is_some(), "back to master");
+    rvs.shutdown();
 }
