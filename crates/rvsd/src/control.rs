@@ -470,7 +470,8 @@ impl Control {
         }
         let now = self.now();
         if let Some((snap, _)) = self.table.collect_garbage(now) {
-            self.snapshot.store(snap);
+            // The host rules and XDP maps let go of the collected real servers too.
+            self.install(snap);
         }
     }
 

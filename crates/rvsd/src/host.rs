@@ -73,6 +73,33 @@ impl DropSets {
                 }
             }
         }
+        // Real servers deleted with connections still open (in the trash until those
+        // expire): their replies must keep reaching the director, as IPVS keeps
+        // forwarding them.
+        for d in snap.dests() {
+            if d.is_available() || d.method() != ForwardMethod::Masq {
+                continue;
+            }
+            let protos: &[Protocol] = match snap
+                .service_of(d.id())
+                .and_then(|id| snap.service(id))
+                .map(|svc| svc.config.key)
+            {
+                Some(ServiceKey::Addr { proto, .. }) => match proto {
+                    Protocol::Tcp => &[Protocol::Tcp],
+                    Protocol::Udp => &[Protocol::Udp],
+                },
+                _ => &[Protocol::Tcp, Protocol::Udp],
+            };
+            for p in protos {
+                let e = (d.addr(), *p, d.port());
+                if d.addr().is_ipv4() {
+                    s.real4.insert(e);
+                } else {
+                    s.real6.insert(e);
+                }
+            }
+        }
         for r in &snap.fwmark_rules {
             // Marked traffic goes to the director too.
             if r.dest.addr.is_ipv4() && r.dest.prefix_len == 32 {
@@ -267,6 +294,53 @@ impl Drop for HostSetup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deleted_real_server_with_open_connections_keeps_its_replies_steered() {
+        use rvs_core::service::{DesiredConfig, Limits, ServiceTable};
+        use rvs_core::{DestConfig, SchedFlags, SchedulerKind, ServiceConfig, Time};
+        let svc = ServiceConfig {
+            key: ServiceKey::Addr {
+                proto: Protocol::Tcp,
+                addr: "192.0.2.10".parse().unwrap(),
+                port: 80,
+            },
+            scheduler: SchedulerKind::Rr,
+            sched_flags: SchedFlags::default(),
+            persistence: None,
+            one_packet: false,
+        };
+        let real = |last: u8| DestConfig {
+            addr: format!("198.51.100.{last}").parse().unwrap(),
+            port: 80,
+            method: ForwardMethod::Masq,
+            weight: 1,
+            u_threshold: 0,
+            l_threshold: 0,
+        };
+        let want = |dests| DesiredConfig {
+            services: vec![(svc.clone(), dests)],
+            ..DesiredConfig::default()
+        };
+        let mut t = ServiceTable::new(Limits::default());
+        let (s1, _) = t
+            .reconcile(&want(vec![real(11), real(12)]), Time::ZERO)
+            .unwrap();
+        let d12 = s1.services().next().unwrap().dests[1].clone();
+        d12.bind_conn(false, true); // a request in flight
+        let (s2, _) = t
+            .reconcile(&want(vec![real(11)]), Time::from_secs(1))
+            .unwrap();
+        let rip12: IpAddr = "198.51.100.12".parse().unwrap();
+        let sets = DropSets::from_snapshot(&s2);
+        assert!(sets.real4.contains(&(rip12, Protocol::Tcp, 80)), "{sets:?}");
+        // Once its last connection ends and the trash is collected, it goes.
+        d12.unbind_conn(false, true);
+        let (s3, _) = t.collect_garbage(Time::from_secs(2)).unwrap();
+        let sets = DropSets::from_snapshot(&s3);
+        assert!(!sets.real4.iter().any(|(a, _, _)| *a == rip12), "{sets:?}");
+        assert_eq!(sets.real4.len(), 1);
+    }
 
     #[test]
     fn script_lists_vips_and_nat_reals() {
