@@ -10,8 +10,7 @@
 # Environment from peers.sh: VIP HTTP_PORT BULK_PORT UDP_PORT RS_IPS; PREFIX names the
 # namespaces (peers.sh's PREFIX, default lvs).
 set -euo pipefail
-BIN=${RVS_BIN:-$(cd "$(dirname "$0")/.." && pwd)/target/release}
-SOCK=${RVSD_SOCKET:-/run/rvsd-bench-$$.sock}
+here=$(cd "$(dirname "$0")" && pwd)
 P=${PREFIX:-lvs}
 RS_NS=()
 i=0
@@ -23,26 +22,12 @@ undo() {
     ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=0 net.ipv4.conf.all.arp_announce=0 || true
   done
 }
+trap undo EXIT
+trap 'exit 143' TERM INT
 for ns in "${RS_NS[@]}"; do
   ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
   ip netns exec "$ns" ip addr add "$VIP/32" dev lo
 done
 
-"$BIN/rvsd" -i "$CLIENT_IF" -i "$SERVER_IF" --socket "$SOCK" ${RVSD_ARGS:-} &
-pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid; undo' TERM INT EXIT
-for _ in $(seq 100); do
-  "$BIN/rvsadm" --socket "$SOCK" -L -n >/dev/null 2>&1 && break
-  sleep 0.1
-done
-adm() { "$BIN/rvsadm" --socket "$SOCK" "$@"; }
-adm -A -t "$VIP:$HTTP_PORT" -s rr
-adm -A -t "$VIP:$BULK_PORT" -s rr -p 300
-adm -A -u "$VIP:$UDP_PORT" -s rr
-for ip in $RS_IPS; do
-  adm -a -t "$VIP:$HTTP_PORT" -r "$ip" -g
-  adm -a -t "$VIP:$BULK_PORT" -r "$ip" -g
-  adm -a -u "$VIP:$UDP_PORT" -r "$ip" -g
-done
-adm -L -n
-wait $pid
+# The NAT director command with -g; not exec'd, so that the trap undoes the servers.
+RVS_FORWARD=-g bash "$here/rvsd-director.sh"

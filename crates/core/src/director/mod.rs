@@ -649,14 +649,7 @@ impl Director {
                 sport,
                 dport,
             } => {
-                let t = &self.tables.v4;
-                if stage == 0 {
-                    t.prefetch_bucket(proto, &src, sport);
-                    t.prefetch_bucket(proto, &dst, dport);
-                } else {
-                    t.prefetch_entry(proto, &src, sport);
-                    t.prefetch_entry(proto, &dst, dport);
-                }
+                prefetch_both(&self.tables.v4, stage, proto, (&src, sport), (&dst, dport));
             }
             PrefetchKey::V6 {
                 proto,
@@ -665,16 +658,28 @@ impl Director {
                 sport,
                 dport,
             } => {
-                let t = &self.tables.v6;
-                if stage == 0 {
-                    t.prefetch_bucket(proto, &src, sport);
-                    t.prefetch_bucket(proto, &dst, dport);
-                } else {
-                    t.prefetch_entry(proto, &src, sport);
-                    t.prefetch_entry(proto, &dst, dport);
-                }
+                prefetch_both(&self.tables.v6, stage, proto, (&src, sport), (&dst, dport));
             }
         }
+    }
+}
+
+/// Stage 0 loads the buckets of both endpoints (either may be the client's: inbound or
+/// a NAT reply), later stages the entries they point to.
+#[inline]
+fn prefetch_both<A: IpBytes>(
+    t: &ConnTable<A>,
+    stage: usize,
+    proto: u8,
+    (src, sport): (&A, u16),
+    (dst, dport): (&A, u16),
+) {
+    if stage == 0 {
+        t.prefetch_bucket(proto, src, sport);
+        t.prefetch_bucket(proto, dst, dport);
+    } else {
+        t.prefetch_entry(proto, src, sport);
+        t.prefetch_entry(proto, dst, dport);
     }
 }
 
