@@ -377,7 +377,7 @@ pub static KEYWORDS: &[KeywordInfo] = &[
     kw!(K, sec::VRRP, "advert_int", S),
     kw!(K, sec::VRRP, "version", S),
     kw!(K, sec::VRRP, "authentication", S),
-    kw!(K, sec::VRRP, "virtual_ipaddress", S),
+    kw!(K, sec::VRRP, "virtual_ipaddress", S, "ADDR[/PREFIX] [dev IF] [label IF:NAME]; brd, scope, peer and other ip-address options are kept but have no effect (rvsd warns)"),
     kw!(K, sec::VRRP, "virtual_ipaddress_excluded", S, "rvsd refuses it when the instance runs (and --check-config); list the addresses in virtual_ipaddress"),
     kw!(K, sec::VRRP, "mcast_src_ip", S),
     kw!(K, sec::VRRP, "unicast_src_ip", S),

@@ -150,7 +150,7 @@ fn open_adapter(
     let mut a = Adapter::open(instance, ifname)
         .map_err(|e| format!("vrrp_instance {} on {ifname}: {e}", vi.name))?;
     for v in &vi.virtual_ipaddress {
-        a.place_vip(v.addr, v.dev.as_deref(), v.prefix_len)
+        a.place_vip(v.addr, v.dev.as_deref(), v.prefix_len, v.label.as_deref())
             .map_err(|e| format!("vrrp_instance {}: VIP {}: {e}", vi.name, v.addr))?;
     }
     let (interfaces, scripts) = tracked(vi, loaded)?;
@@ -249,6 +249,29 @@ fn check_supported(vi: &VrrpInstance, loaded: &LoadedConfig) -> Result<(), Strin
         .is_some_and(|a| a.auth_type == AuthType::Ah)
     {
         return refuse("auth_type AH", "use PASS, or none");
+    }
+    for v in &vi.virtual_ipaddress {
+        let dev = v.dev.as_deref().or(vi.interface.as_deref()).unwrap_or("");
+        if let Some(label) = &v.label {
+            if v.addr.is_ipv4() && !label.starts_with(dev) {
+                return Err(format!(
+                    "{what}: VIP {} label {label}: a label must start with the interface's name ({dev})",
+                    v.addr
+                ));
+            }
+            if v.addr.is_ipv6() {
+                tracing::warn!(
+                    "{what}: VIP {} label {label}: IPv6 addresses have no labels; ignored",
+                    v.addr
+                );
+            }
+        }
+        if v.brd.is_some() || v.scope.is_some() || v.peer.is_some() || !v.flags.is_empty() {
+            tracing::warn!(
+                "{what}: VIP {}: brd, scope, peer and other address options are not implemented by rvs and have no effect",
+                v.addr
+            );
+        }
     }
     let g = &loaded.global;
     if g.vrrp_mcast_group4

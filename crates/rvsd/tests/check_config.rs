@@ -127,6 +127,13 @@ fn vrrp_features_rvs_would_silently_change_are_refused_with_the_place() {
             "auth_type AH is not supported by rvs",
         ),
         (vrrp("    use_vmac", ""), "use_vmac is not supported by rvs"),
+        (
+            vrrp(
+                "    virtual_ipaddress {\n        192.0.2.11/24 label other:1\n    }",
+                "",
+            ),
+            "label other:1: a label must start with the interface's name (eth0)",
+        ),
     ];
     for (text, want) in cases {
         let (code, out, err) = check(&text);

@@ -505,6 +505,8 @@ struct VipPlacement {
     vip: IpAddr,
     ifindex: u32,
     prefix: u8,
+    /// IPv4 address label (`virtual_ipaddress { ADDR label eth0:1 }`).
+    label: Option<String>,
     announcer: Option<Announcer>,
 }
 
@@ -528,7 +530,13 @@ impl Adapter {
 
     /// Put `vip` on interface `ifname` with `prefix` (instead of a host address on
     /// the instance's interface), announcing it there.
-    pub fn place_vip(&mut self, vip: IpAddr, ifname: Option<&str>, prefix: u8) -> io::Result<()> {
+    pub fn place_vip(
+        &mut self,
+        vip: IpAddr,
+        ifname: Option<&str>,
+        prefix: u8,
+        label: Option<&str>,
+    ) -> io::Result<()> {
         let (ifindex, announcer) = match ifname {
             Some(name) if name != self.iface.name => {
                 let iface = Interface::by_name(name)?;
@@ -541,15 +549,16 @@ impl Adapter {
             vip,
             ifindex,
             prefix,
+            label: label.map(str::to_owned),
             announcer,
         });
         Ok(())
     }
 
-    fn placement(&self, vip: IpAddr) -> (u32, u8) {
+    fn placement(&self, vip: IpAddr) -> (u32, u8, Option<&str>) {
         match self.placements.iter().find(|p| p.vip == vip) {
-            Some(p) => (p.ifindex, p.prefix),
-            None => (self.iface.index, if vip.is_ipv4() { 32 } else { 128 }),
+            Some(p) => (p.ifindex, p.prefix, p.label.as_deref()),
+            None => (self.iface.index, if vip.is_ipv4() { 32 } else { 128 }, None),
         }
     }
 
@@ -626,9 +635,11 @@ impl Adapter {
 
     fn set_vips(&mut self, vips: &[IpAddr], present: bool) -> io::Result<()> {
         for &vip in vips {
-            let (ifindex, prefix) = self.placement(vip);
+            let (ifindex, prefix, label) = self.placement(vip);
             let result = if present {
-                self.netlink.addr_add(ifindex, vip, prefix)
+                let label = label.map(str::to_owned);
+                self.netlink
+                    .addr_add_labelled(ifindex, vip, prefix, label.as_deref())
             } else {
                 self.netlink.addr_del(ifindex, vip, prefix)
             };

@@ -327,13 +327,19 @@ impl Rvs {
         Rvs::start_tracking(lab, cfg, None, None)
     }
 
-    /// Like [`Rvs::start`], also tracking interface `track_if` and `flag`.
+    /// Like [`Rvs::start`], also tracking interface `track_if` and `flag`; the VIPs get
+    /// the label `vrv:vip` when tracking anything.
     fn start_tracking(
         lab: &Lab,
         cfg: InstanceConfig,
         track_if: Option<&str>,
         flag: Option<Arc<AtomicBool>>,
     ) -> Rvs {
+        let labelled: Vec<IpAddr> = if track_if.is_some() || flag.is_some() {
+            cfg.vips.clone()
+        } else {
+            Vec::new()
+        };
         let track_if = track_if.map(str::to_owned);
         let stop = Arc::new(AtomicBool::new(false));
         let rec = Recorder::default();
@@ -354,6 +360,10 @@ impl Rvs {
             }
             if let Some(flag) = flag {
                 adapter.track_flag(flag);
+            }
+            for vip in labelled {
+                let prefix = if vip.is_ipv4() { 32 } else { 128 };
+                adapter.place_vip(vip, None, prefix, Some("vrv:vip"))?;
             }
             run_instance(&mut instance, &mut adapter, &stop2, &mut rec2)
         });
@@ -738,6 +748,17 @@ fn a_tracked_interface_or_check_going_down_puts_the_instance_in_fault() {
     assert!(
         wait_for(PATIENCE, has_vip).is_some(),
         "alone, it became master"
+    );
+    // The VIP carries its label (`virtual_ipaddress { ADDR label DEV:NAME }`).
+    let out = Command::new("ip")
+        .args(["-n", &lab.rvs_ns, "-o", "-4", "addr", "show", "dev", RVS_IF])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.contains(&format!(" {vip}/")) && l.contains("vrv:vip")),
+        "{text}"
     );
 
     sh(&["ip", "-n", &lab.rvs_ns, "link", "set", "trk0", "down"]);

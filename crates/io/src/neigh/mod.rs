@@ -414,7 +414,24 @@ impl RtNetlink {
     /// addresses are added without duplicate address detection, so a VIP is usable at
     /// once. Fails with `AlreadyExists` when the address is there already.
     pub fn addr_add(&mut self, ifindex: u32, ip: IpAddr, prefix: u8) -> io::Result<()> {
-        let msg = address_message(ifindex, ip, prefix)?;
+        self.addr_add_labelled(ifindex, ip, prefix, None)
+    }
+
+    /// [`addr_add`](Self::addr_add) with an IPv4 address label (`ip addr add ... label
+    /// eth0:1`; the kernel wants it to start with the interface's name). IPv6 addresses
+    /// have no labels: `label` is not sent for them.
+    pub fn addr_add_labelled(
+        &mut self,
+        ifindex: u32,
+        ip: IpAddr,
+        prefix: u8,
+        label: Option<&str>,
+    ) -> io::Result<()> {
+        let mut msg = address_message(ifindex, ip, prefix)?;
+        if let (Some(label), IpAddr::V4(_)) = (label, ip) {
+            msg.attributes
+                .push(AddressAttribute::Label(label.to_string()));
+        }
         self.request(
             RouteNetlinkMessage::NewAddress(msg),
             NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
