@@ -128,6 +128,8 @@ fn instance_config(
     }
     c.garp_master_repeat = vi.garp_master_repeat;
     c.garp_master_delay = vi.garp_master_delay;
+    c.garp_master_refresh = vi.garp_master_refresh;
+    c.garp_master_refresh_repeat = vi.garp_master_refresh_repeat;
     c.notify = NotifyScripts {
         master: script(&vi.notify_master),
         backup: script(&vi.notify_backup),
@@ -285,7 +287,6 @@ fn check_supported(vi: &VrrpInstance, loaded: &LoadedConfig) -> Result<(), Strin
         ));
     }
     let ignored = [
-        ("garp_master_refresh", vi.garp_master_refresh.is_some()),
         (
             "garp_lower_prio_delay/repeat",
             vi.garp_lower_prio_delay.is_some() || vi.garp_lower_prio_repeat.is_some(),

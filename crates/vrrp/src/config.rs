@@ -55,6 +55,12 @@ pub struct InstanceConfig {
     /// Delay of the second announcement burst (keepalived's `garp_master_delay`,
     /// default 5 s; zero: no second burst).
     pub garp_master_delay: Duration,
+    /// While master, announce the VIPs again every this long (keepalived's
+    /// `garp_master_refresh`; None: never, the default).
+    pub garp_master_refresh: Option<Duration>,
+    /// Gratuitous ARPs / unsolicited NAs per VIP at each refresh
+    /// (`garp_master_refresh_repeat`, default 1).
+    pub garp_master_refresh_repeat: u32,
     /// keepalived's `lower_prio_no_advert`: a master that hears a lower-priority advert
     /// does not answer it at once with its own.
     pub lower_prio_no_advert: bool,
@@ -79,6 +85,8 @@ impl InstanceConfig {
             auth: Auth::None,
             garp_master_repeat: 5,
             garp_master_delay: Duration::from_secs(5),
+            garp_master_refresh: None,
+            garp_master_refresh_repeat: 1,
             lower_prio_no_advert: false,
             notify: NotifyScripts::default(),
         }

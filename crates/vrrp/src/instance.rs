@@ -113,6 +113,8 @@ pub struct Instance {
     timer: Option<Duration>,
     /// Second announcement burst after becoming master.
     garp_timer: Option<Duration>,
+    /// Next periodic announcement while master (`garp_master_refresh`).
+    refresh_timer: Option<Duration>,
     /// keepalived's preempt_time: when a lower-priority master stops being accepted.
     preempt_until: Option<Duration>,
     master_addr: Option<IpAddr>,
@@ -129,6 +131,7 @@ impl Instance {
             iface_up: true,
             timer: None,
             garp_timer: None,
+            refresh_timer: None,
             preempt_until: None,
             master_addr: None,
             stats: Stats::default(),
@@ -174,10 +177,10 @@ impl Instance {
 
     /// The earliest time [`Event::Timer`] must be delivered, if any.
     pub fn next_deadline(&self) -> Option<Duration> {
-        match (self.timer, self.garp_timer) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.timer, self.garp_timer, self.refresh_timer]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The advert this instance sends with `priority`.
@@ -240,6 +243,7 @@ impl Instance {
         self.state = State::Init;
         self.timer = None;
         self.garp_timer = None;
+        self.refresh_timer = None;
         self.preempt_until = None;
         self.master_addr = None;
         out.push(Action::Stopped {
@@ -256,6 +260,16 @@ impl Instance {
                     vips: self.cfg.vips.clone(),
                     count: self.cfg.garp_master_repeat,
                 });
+            }
+        }
+        if self.refresh_timer.is_some_and(|t| t <= now) {
+            self.refresh_timer = None;
+            if let (State::Master, Some(every)) = (self.state, self.cfg.garp_master_refresh) {
+                out.push(Action::Announce {
+                    vips: self.cfg.vips.clone(),
+                    count: self.cfg.garp_master_refresh_repeat.max(1),
+                });
+                self.refresh_timer = Some(now + every);
             }
         }
         let Some(deadline) = self.timer else { return };
@@ -396,6 +410,11 @@ impl Instance {
                 self.garp_timer = Some(now + self.cfg.garp_master_delay);
             }
         }
+        self.refresh_timer = self
+            .cfg
+            .garp_master_refresh
+            .filter(|d| !d.is_zero())
+            .map(|d| now + d);
         self.timer = Some(now + self.cfg.advert_int);
         self.notify(State::Master, out);
     }
@@ -408,6 +427,7 @@ impl Instance {
     fn enter_backup_keeping_interval(&mut self, now: Duration, out: &mut Vec<Action>) {
         self.state = State::Backup;
         self.garp_timer = None;
+        self.refresh_timer = None;
         self.preempt_until = None;
         self.timer = Some(now + self.master_down_interval());
         out.push(Action::BecomeBackup {
@@ -424,6 +444,7 @@ impl Instance {
         self.state = State::Fault;
         self.timer = None;
         self.garp_timer = None;
+        self.refresh_timer = None;
         self.preempt_until = None;
         self.master_addr = None;
         out.push(Action::BecomeFault {

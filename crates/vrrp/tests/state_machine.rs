@@ -589,3 +589,43 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn garp_master_refresh_announces_again_while_master_only() {
+    let mut cfg = config(100, 2);
+    cfg.garp_master_delay = Duration::ZERO;
+    cfg.garp_master_refresh = Some(secs(10.0));
+    cfg.garp_master_refresh_repeat = 2;
+    let mut m = instance(cfg);
+    run(&mut m, Duration::ZERO, Event::Startup);
+    let became = m.next_deadline().unwrap();
+    run(&mut m, became, Event::Timer);
+    assert_eq!(m.state(), State::Master);
+    // Walk the timers for 35 s: refreshes at +10, +20, +30, two announcements each.
+    let mut refreshes = Vec::new();
+    let mut now = became;
+    while now < became + secs(35.0) {
+        now = m.next_deadline().unwrap();
+        for a in run(&mut m, now, Event::Timer) {
+            if let Action::Announce { count, .. } = a {
+                assert_eq!(count, 2);
+                refreshes.push(now - became);
+            }
+        }
+    }
+    assert_eq!(refreshes, vec![secs(10.0), secs(20.0), secs(30.0)]);
+    // A higher-priority master takes over: no more refreshes.
+    run(&mut m, now, Event::AdvertReceived(&advert(200), ip(9)));
+    assert_eq!(m.state(), State::Backup);
+    // The new master advertises every second; the backup never announces.
+    for step in 1..=25 {
+        let t = now + secs(f64::from(step));
+        let mut out = run(&mut m, t, Event::AdvertReceived(&advert(200), ip(9)));
+        out.extend(run(&mut m, t, Event::Timer));
+        assert!(
+            !out.iter().any(|a| matches!(a, Action::Announce { .. })),
+            "{out:?}"
+        );
+        assert_eq!(m.state(), State::Backup);
+    }
+}
