@@ -44,6 +44,7 @@ pub struct VrrpRuntime {
     pub states: VrrpStates,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    scripts: Option<ScriptChecks>,
 }
 
 impl VrrpRuntime {
@@ -51,6 +52,10 @@ impl VrrpRuntime {
         self.stop.store(true, Relaxed);
         for t in self.threads.drain(..) {
             let _ = t.join();
+        }
+        if let Some(s) = self.scripts.take() {
+            s.engine.stop();
+            let _ = s.thread.join();
         }
     }
 }
@@ -304,11 +309,19 @@ fn check_supported(vi: &VrrpInstance, loaded: &LoadedConfig) -> Result<(), Strin
     Ok(())
 }
 
-/// `vrrp_script` results that instances track: one checker thread per script in use,
-/// each keeping a flag (set while the script passes, after keepalived's rise/fall).
+/// `vrrp_script` results that instances track. The scripts run as MISC_CHECKs in a
+/// health engine of their own (interval, timeout, process-group kill, `user`); a flag
+/// per script is set while it passes, after keepalived's `rise`/`fall`.
 #[derive(Default)]
 struct Tracking {
     flags: BTreeMap<String, (VrrpScript, Arc<AtomicBool>)>,
+}
+
+/// The running script checks: stopping the engine closes its event channel, which ends
+/// the thread that keeps the flags.
+struct ScriptChecks {
+    engine: rvs_health::HealthHandle,
+    thread: JoinHandle<()>,
 }
 
 impl Tracking {
@@ -320,89 +333,66 @@ impl Tracking {
             .clone()
     }
 
-    fn start(self, stop: &Arc<AtomicBool>) -> Result<Vec<JoinHandle<()>>, String> {
-        let mut threads = Vec::new();
-        for (name, (script, flag)) in self.flags {
-            let stop = stop.clone();
-            threads.push(
-                std::thread::Builder::new()
-                    .name("rvsd-vrrp-script".into())
-                    .spawn(move || run_script(&name, &script, &flag, &stop))
-                    .map_err(|e| e.to_string())?,
+    fn start(self) -> Result<Option<ScriptChecks>, String> {
+        if self.flags.is_empty() {
+            return Ok(None);
+        }
+        let mut specs = Vec::new();
+        let mut tracked = Vec::new();
+        for (i, (name, (script, flag))) in self.flags.into_iter().enumerate() {
+            let timeout = script.timeout.unwrap_or(script.interval);
+            let kind = rvs_health::CheckKind::Misc {
+                command: script
+                    .script
+                    .argv()
+                    .map_err(|e| format!("{}: vrrp_script {name}: {e}", script.at))?,
+                timeout,
+                dynamic: false,
+                user: script.script.user.clone(),
+            };
+            let mut spec = rvs_health::CheckSpec::new(
+                rvs_health::TargetId(i as u64),
+                std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+                kind,
             );
+            // Every result counts: rise and fall are applied here, not by retries.
+            spec.timing.delay_loop = script.interval;
+            spec.timing.connect_timeout = timeout;
+            spec.timing.retry = 0;
+            spec.timing.warmup = None;
+            tracked.push((name, script.rise.max(1), script.fall.max(1), flag));
+            specs.push(spec);
         }
-        Ok(threads)
-    }
-}
-
-/// Runs a `vrrp_script` every `interval` until `stop`: `fall` failures in a row clear
-/// the flag, `rise` successes in a row set it. A run past its timeout is killed and
-/// counts as a failure.
-fn run_script(name: &str, script: &VrrpScript, flag: &AtomicBool, stop: &AtomicBool) {
-    let argv = match script.script.argv() {
-        Ok(a) if !a.is_empty() => a,
-        Ok(_) | Err(_) => {
-            tracing::error!(
-                script = name,
-                "vrrp_script: cannot split the command; counted as failing"
-            );
-            flag.store(false, Relaxed);
-            return;
-        }
-    };
-    let timeout = script.timeout.unwrap_or(script.interval);
-    let (mut good, mut bad) = (0u32, 0u32);
-    while !stop.load(Relaxed) {
-        let ok = run_once(&argv, timeout, stop);
-        if ok {
-            good += 1;
-            bad = 0;
-        } else {
-            bad += 1;
-            good = 0;
-        }
-        let up = flag.load(Relaxed);
-        if up && bad >= script.fall.max(1) {
-            flag.store(false, Relaxed);
-            tracing::warn!(
-                script = name,
-                "vrrp_script failed {bad} time(s): tracking instances go to FAULT"
-            );
-        } else if !up && good >= script.rise.max(1) {
-            flag.store(true, Relaxed);
-            tracing::info!(script = name, "vrrp_script succeeds again");
-        }
-        let until = Instant::now() + script.interval;
-        while Instant::now() < until && !stop.load(Relaxed) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-fn run_once(argv: &[String], timeout: Duration, stop: &AtomicBool) -> bool {
-    let mut child = match std::process::Command::new(&argv[0])
-        .args(&argv[1..])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(_) => return false,
-    };
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return status.success(),
-            Ok(None) if Instant::now() < deadline && !stop.load(Relaxed) => {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return false;
-            }
-        }
+        let (engine, mut events) =
+            rvs_health::HealthEngine::start(specs).map_err(|e| format!("vrrp_script: {e}"))?;
+        let thread = std::thread::Builder::new()
+            .name("rvsd-vrrp-script".into())
+            .spawn(move || {
+                // Consecutive (successes, failures) per script.
+                let mut runs = vec![(0u32, 0u32); tracked.len()];
+                while let Some(ev) = events.blocking_recv() {
+                    let rvs_health::HealthEvent::Result { target, ok, .. } = ev else {
+                        continue;
+                    };
+                    let i = target.0 as usize;
+                    let (Some((name, rise, fall, flag)), Some(run)) =
+                        (tracked.get(i), runs.get_mut(i))
+                    else {
+                        continue;
+                    };
+                    *run = if ok { (run.0 + 1, 0) } else { (0, run.1 + 1) };
+                    let up = flag.load(Relaxed);
+                    if up && run.1 >= *fall {
+                        flag.store(false, Relaxed);
+                        tracing::warn!(script = %name, failures = run.1, "vrrp_script failed: tracking instances go to FAULT");
+                    } else if !up && run.0 >= *rise {
+                        flag.store(true, Relaxed);
+                        tracing::info!(script = %name, "vrrp_script succeeds again");
+                    }
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(Some(ScriptChecks { engine, thread }))
     }
 }
 
@@ -516,7 +506,8 @@ pub fn start(loaded: &LoadedConfig) -> Result<Option<VrrpRuntime>, String> {
         let adapter = open_adapter(&instance, vi, &ifname, &mut tracking, loaded)?;
         prepared.push((instance, adapter, vi));
     }
-    let mut threads = tracking.start(&stop)?;
+    let scripts = tracking.start()?;
+    let mut threads = Vec::new();
     let mut grouped: Vec<GroupParts> = Vec::new();
     let mut singles = Vec::new();
     for (inst, adapter, vi) in prepared {
@@ -585,6 +576,7 @@ pub fn start(loaded: &LoadedConfig) -> Result<Option<VrrpRuntime>, String> {
         states,
         stop,
         threads,
+        scripts,
     }))
 }
 
@@ -696,4 +688,59 @@ fn run_group(
 /// The states for the status (instance name → state).
 pub fn snapshot(states: &VrrpStates) -> BTreeMap<String, InstanceStatus> {
     states.lock().map(|m| m.clone()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rvs_config::{Location, Script};
+
+    fn script(name: &str, command: &str, fall: u32, rise: u32, init_fail: bool) -> VrrpScript {
+        VrrpScript {
+            name: name.into(),
+            at: Location {
+                file: "keepalived.conf".into(),
+                line: 1,
+                column: 1,
+            },
+            script: Script {
+                command: command.into(),
+                user: None,
+                group: None,
+            },
+            interval: Duration::from_millis(200),
+            timeout: Some(Duration::from_secs(2)),
+            weight: 0,
+            weight_reverse: false,
+            rise,
+            fall,
+            init_fail,
+        }
+    }
+
+    fn wait(flag: &AtomicBool, want: bool) -> bool {
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(10) {
+            if flag.load(Relaxed) == want {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// vrrp_scripts run as health-engine MISC checks; fall and rise apply to the flag.
+    #[test]
+    fn script_results_drive_the_tracking_flags() {
+        let mut t = Tracking::default();
+        let failing = t.flag(&script("chk_down", "/bin/false", 2, 1, false));
+        let passing = t.flag(&script("chk_up", "/bin/true", 1, 2, true));
+        assert!(failing.load(Relaxed), "starts up without init_fail");
+        assert!(!passing.load(Relaxed), "starts down with init_fail");
+        let checks = t.start().unwrap().unwrap();
+        assert!(wait(&failing, false), "two failures clear it");
+        assert!(wait(&passing, true), "two successes set it");
+        checks.engine.stop();
+        checks.thread.join().unwrap();
+    }
 }
