@@ -464,7 +464,7 @@ pub static KEYWORDS: &[KeywordInfo] = &[
     kw!(K, sec::SCRIPT, "weight", S, "0 only: rvs does not change priorities, a weight is refused"),
     kw!(K, sec::SCRIPT, "rise", S),
     kw!(K, sec::SCRIPT, "fall", S),
-    kw!(K, sec::SCRIPT, "user", S, "kept in the model; the script runs as rvsd's user"),
+    kw!(K, sec::SCRIPT, "user", S),
     kw!(K, sec::SCRIPT, "init_fail", S),
     // ------------------------------------------------------------ ldirectord.cf
     kw!(L, sec::GLOBAL, "virtual", S, "IP:PORT | FWMARK, then indented options"),

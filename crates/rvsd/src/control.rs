@@ -465,6 +465,7 @@ impl Control {
                 neigh_timeout = w.stats.neigh_timeout.load(Relaxed),
                 conns = w.stats.conns.load(Relaxed),
                 drops = ?w.shard.drop_counts(),
+                sync_lost = w.shard.sync_lost.load(Relaxed),
                 "worker counters"
             );
         }

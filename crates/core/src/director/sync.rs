@@ -1,8 +1,8 @@
 //! Connection synchronisation, the core's side: which connections to tell a backup
 //! director about and when (IPVS's rule: when a connection's inbound packet count
 //! reaches the sync threshold and every sync period after, and at once when TCP
-//! moves into a closing state or gets established; templates travel before the
-//! connections they control), and installing what a master director sent.
+//! moves into a closing state; templates travel before the connections they
+//! control), and installing what a master director sent.
 //! The wire format and the sockets live in the control layer (`rvs-sync`).
 
 use std::net::IpAddr;
@@ -17,7 +17,8 @@ use crate::time::Time;
 /// IPVS's defaults: sync at the 3rd inbound packet, then every 50.
 pub const SYNC_THRESHOLD: u16 = 3;
 pub const SYNC_PERIOD: u16 = 50;
-/// Records kept for the caller between drains; beyond, the oldest are dropped.
+/// Records kept for the caller between drains (the worker drains every round); beyond,
+/// new records are counted in [`ShardStats::sync_lost`](super::ShardStats) and dropped.
 pub const SYNC_BUFFER: usize = 8192;
 
 /// A connection or template as synchronisation carries it.
@@ -106,8 +107,8 @@ impl Director {
 
     fn push_sync(&mut self, r: SyncRecord) {
         if self.sync_out.len() >= SYNC_BUFFER {
-            self.sync_out.remove(0);
-            bump(&self.stats.drops[super::DropReason::TableFull.counter_index()]);
+            bump(&self.stats.sync_lost);
+            return;
         }
         self.sync_out.push(r);
     }

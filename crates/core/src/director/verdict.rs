@@ -200,6 +200,8 @@ pub struct ShardStats {
     pub templates: AtomicU64,
     /// Bytes the shard's connection tables hold.
     pub table_bytes: AtomicU64,
+    /// Sync records not kept because the buffer between drains was full.
+    pub sync_lost: AtomicU64,
 }
 
 #[inline]
@@ -223,6 +225,7 @@ impl ShardStats {
             conns: AtomicU64::new(0),
             templates: AtomicU64::new(0),
             table_bytes: AtomicU64::new(0),
+            sync_lost: AtomicU64::new(0),
         }
     }
 
