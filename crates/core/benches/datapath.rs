@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used)] // benchmark set-up: a failure is a bug in the bench
 
 use std::hint::black_box;
-use std::net::IpAddr;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -13,68 +12,17 @@ use rvs_core::conn::state::{TCP_ACK, TCP_SYN};
 use rvs_core::conn::table::{flags, NewConn, NIL};
 use rvs_core::conn::{ConnState, ConnTable};
 use rvs_core::director::{Director, DirectorConfig, Rx, Verdict};
-use rvs_core::service::{DesiredConfig, IpNet, Limits, PortConfig, PortId, ServiceTable};
-use rvs_core::testkit::{with_headroom, Spec};
-use rvs_core::{
-    DestConfig, DestId, ForwardMethod, Protocol, SchedFlags, SchedulerKind, ServiceConfig,
-    ServiceKey, Time,
-};
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
+use rvs_core::service::PortId;
+use rvs_core::testkit::{bench_director, with_headroom, Spec};
+use rvs_core::{DestId, ForwardMethod, Time};
 
 fn director(method: ForwardMethod, conns: u32) -> Director {
-    let want = DesiredConfig {
-        services: vec![(
-            ServiceConfig {
-                key: ServiceKey::Addr {
-                    proto: Protocol::Tcp,
-                    addr: ip("192.0.2.10"),
-                    port: 80,
-                },
-                scheduler: SchedulerKind::Wlc,
-                sched_flags: SchedFlags::default(),
-                persistence: None,
-                one_packet: false,
-            },
-            (11..14)
-                .map(|i| DestConfig {
-                    addr: ip(&format!("198.51.100.{i}")),
-                    port: 80,
-                    method,
-                    weight: 1,
-                    u_threshold: 0,
-                    l_threshold: 0,
-                })
-                .collect(),
-        )],
-        ports: vec![
-            PortConfig {
-                id: PortId(0),
-                name: "eth0".into(),
-                mac: [2, 0, 0, 0, 0, 1],
-                mtu: 1500,
-                addrs: vec![IpNet::new(ip("203.0.113.1"), 24)],
-            },
-            PortConfig {
-                id: PortId(1),
-                name: "eth1".into(),
-                mac: [2, 0, 0, 0, 0, 2],
-                mtu: 1500,
-                addrs: vec![IpNet::new(ip("198.51.100.1"), 24)],
-            },
-        ],
-        ..Default::default()
-    };
-    let mut table = ServiceTable::new(Limits::default());
-    let (snap, _) = table.reconcile(&want, Time::ZERO).unwrap();
     let cfg = DirectorConfig {
         conn_tab_bits: 20,
         max_conns: conns + 16,
         ..Default::default()
     };
-    let mut d = Director::new(cfg, snap);
+    let mut d = bench_director(method, cfg);
     // Fill the table with other clients' connections so lookups are realistic.
     for i in 0..conns {
         let client = format!("203.0.113.{}", 2 + (i % 200));

@@ -355,3 +355,55 @@ pub fn make_partial(frame: &mut [u8]) {
     let ps = !naive_sum(&[&pseudo(&src, &dst, proto, l4len)]);
     frame[l4off + off..l4off + off + 2].copy_from_slice(&ps.to_be_bytes());
 }
+
+/// The benchmarks' director: TCP 192.0.2.10:80 (wlc) over three real servers
+/// 198.51.100.11-13:80 by `method`; port 0 faces the clients (203.0.113.1/24), port 1
+/// the servers (198.51.100.1/24).
+pub fn bench_director(
+    method: crate::ForwardMethod,
+    cfg: crate::director::DirectorConfig,
+) -> crate::director::Director {
+    use crate::service::{DesiredConfig, IpNet, Limits, PortConfig, PortId, ServiceTable};
+    use crate::{DestConfig, Protocol, SchedFlags, SchedulerKind, ServiceConfig, ServiceKey, Time};
+    let ip = |s: &str| -> IpAddr { s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])) };
+    let port = |id: u8, mac: u8, addr: &str| PortConfig {
+        id: PortId(id),
+        name: format!("eth{id}"),
+        mac: [2, 0, 0, 0, 0, mac],
+        mtu: 1500,
+        addrs: vec![IpNet::new(ip(addr), 24)],
+    };
+    let want = DesiredConfig {
+        services: vec![(
+            ServiceConfig {
+                key: ServiceKey::Addr {
+                    proto: Protocol::Tcp,
+                    addr: ip("192.0.2.10"),
+                    port: 80,
+                },
+                scheduler: SchedulerKind::Wlc,
+                sched_flags: SchedFlags::default(),
+                persistence: None,
+                one_packet: false,
+            },
+            (11..14)
+                .map(|i| DestConfig {
+                    addr: ip(&format!("198.51.100.{i}")),
+                    port: 80,
+                    method,
+                    weight: 1,
+                    u_threshold: 0,
+                    l_threshold: 0,
+                })
+                .collect(),
+        )],
+        ports: vec![port(0, 1, "203.0.113.1"), port(1, 2, "198.51.100.1")],
+        ..Default::default()
+    };
+    let mut table = ServiceTable::new(Limits::default());
+    let snap = match table.reconcile(&want, Time::ZERO) {
+        Ok((snap, _)) => snap,
+        Err(e) => panic!("the bench configuration is valid: {e:?}"),
+    };
+    crate::director::Director::new(cfg, snap)
+}
