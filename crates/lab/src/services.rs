@@ -73,36 +73,46 @@ impl Lab {
     /// Without the rvs-lab binary, the TCP echo responder runs as a thread of this
     /// process inside the server's namespace.
     fn start_tcp_echo_thread(&self, rs: &RealServer) -> Result<()> {
+        self.start_responder_thread(rs, "TCP echo responder", |_, stop, ready| {
+            tcp_echo::serve_with(TCP_ECHO_PORT, stop, ready)
+        })
+    }
+
+    /// Runs `serve(name, stop, ready)` in a thread inside `rs`'s namespace, registered as
+    /// a background service to stop, and waits (bounded) until it calls `ready`.
+    fn start_responder_thread<F>(&self, rs: &RealServer, label: &str, serve: F) -> Result<()>
+    where
+        F: FnOnce(&str, &AtomicBool, Box<dyn FnOnce() + Send>) -> std::io::Result<()>
+            + Send
+            + 'static,
+    {
         let stop = Arc::new(AtomicBool::new(false));
         let (ready_tx, ready_rx) = mpsc::channel();
         let (ns, name) = (rs.ns.clone(), rs.name.clone());
         let flag = Arc::clone(&stop);
+        let what = label.to_string();
         let thread = std::thread::spawn(move || {
-            let outcome = in_netns(&ns, || {
-                tcp_echo::serve_with(TCP_ECHO_PORT, &flag, || {
-                    let _ = ready_tx.send(());
-                })
+            let ready = Box::new(move || {
+                let _ = ready_tx.send(());
             });
+            let outcome = in_netns(&ns, || serve(&name, &flag, ready));
             let problem = match outcome {
                 Ok(Ok(())) => None,
                 Ok(Err(e)) => Some(e.to_string()),
                 Err(e) => Some(e.to_string()),
             };
             if let Some(e) = problem {
-                crate::lab::eprintln_visible(&format!("rvs-lab: TCP echo responder {name}: {e}"));
+                crate::lab::eprintln_visible(&format!("rvs-lab: {what} {name}: {e}"));
             }
         });
         lock(&self.background).push(Background {
-            label: format!("TCP echo responder {}", rs.name),
+            label: format!("{label} {}", rs.name),
             stop,
             thread: Some(thread),
         });
-        ready_rx.recv_timeout(READY_TIMEOUT).map_err(|_| {
-            LabError::invalid(format!(
-                "TCP echo responder thread in {} did not start",
-                rs.name
-            ))
-        })
+        ready_rx
+            .recv_timeout(READY_TIMEOUT)
+            .map_err(|_| LabError::invalid(format!("{label} thread in {} did not start", rs.name)))
     }
 
     /// Stops real server `name`'s nginx (as an administrator would, or a crash):
@@ -175,32 +185,8 @@ impl Lab {
     /// Without the rvs-lab binary (e.g. in another crate's tests), the responder runs
     /// as a thread of this process inside the server's namespace.
     fn start_udp_echo_thread(&self, rs: &RealServer) -> Result<()> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let (ready_tx, ready_rx) = mpsc::channel();
-        let (ns, name) = (rs.ns.clone(), rs.name.clone());
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            let outcome = in_netns(&ns, || {
-                udp_echo::serve_with(UDP_PORT, &name, &flag, || {
-                    let _ = ready_tx.send(());
-                })
-            });
-            let problem = match outcome {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(e.to_string()),
-                Err(e) => Some(e.to_string()),
-            };
-            if let Some(e) = problem {
-                crate::lab::eprintln_visible(&format!("rvs-lab: UDP responder {name}: {e}"));
-            }
-        });
-        lock(&self.background).push(Background {
-            label: format!("UDP responder {}", rs.name),
-            stop,
-            thread: Some(thread),
-        });
-        ready_rx.recv_timeout(READY_TIMEOUT).map_err(|_| {
-            LabError::invalid(format!("UDP responder thread in {} did not start", rs.name))
+        self.start_responder_thread(rs, "UDP responder", |name, stop, ready| {
+            udp_echo::serve_with(UDP_PORT, name, stop, ready)
         })
     }
 
