@@ -278,24 +278,11 @@ impl PortIo for PacketPorts {
     }
 
     #[inline]
-    fn recv<F>(&mut self, port: usize, max: usize, mut on_frame: F) -> usize
+    fn recv<F>(&mut self, port: usize, max: usize, on_frame: F) -> usize
     where
         F: FnMut(&mut RxFrame<'_>) -> Disposition,
     {
-        let Some(rings) = self.rx.get_mut(port) else {
-            return 0;
-        };
-        let txs = &mut self.tx;
-        let stats = &mut self.stats;
-        let mut n = 0;
-        for rx in rings.iter_mut() {
-            n += rx.recv_batch(max.saturating_sub(n), |frame| {
-                let d = on_frame(frame);
-                forward(txs, stats, frame, d);
-            });
-        }
-        self.stats.rx_frames += n as u64;
-        n
+        self.recv_staged(port, max, 0, |_, _| {}, on_frame)
     }
 
     fn recv_staged<P, F>(
