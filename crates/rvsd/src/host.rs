@@ -44,40 +44,19 @@ impl DropSets {
             }
         }
         for svc in snap.services() {
-            let protos: &[Protocol] = match svc.config.key {
-                ServiceKey::Addr { proto, addr, .. } => {
-                    if addr.is_ipv4() {
-                        s.vip4.insert(addr);
-                    } else {
-                        s.vip6.insert(addr);
-                    }
-                    if proto == Protocol::Tcp {
-                        &[Protocol::Tcp]
-                    } else {
-                        &[Protocol::Udp]
-                    }
-                }
-                ServiceKey::FwMark { .. } => &[Protocol::Tcp, Protocol::Udp],
-            };
-            for d in &svc.dests {
-                if d.method() != ForwardMethod::Masq {
-                    continue;
-                }
-                for p in protos {
-                    let e = (d.addr(), *p, d.port());
-                    if d.addr().is_ipv4() {
-                        s.real4.insert(e);
-                    } else {
-                        s.real6.insert(e);
-                    }
+            if let ServiceKey::Addr { addr, .. } = svc.config.key {
+                if addr.is_ipv4() {
+                    s.vip4.insert(addr);
+                } else {
+                    s.vip6.insert(addr);
                 }
             }
         }
-        // Real servers deleted with connections still open (in the trash until those
-        // expire): their replies must keep reaching the director, as IPVS keeps
-        // forwarding them.
+        // Every NAT real server the table still knows: those of the services, and those
+        // deleted with connections still open (in the trash until these end), whose
+        // replies must keep reaching the director, as IPVS keeps forwarding them.
         for d in snap.dests() {
-            if d.is_available() || d.method() != ForwardMethod::Masq {
+            if d.method() != ForwardMethod::Masq {
                 continue;
             }
             let protos: &[Protocol] = match snap
@@ -85,10 +64,15 @@ impl DropSets {
                 .and_then(|id| snap.service(id))
                 .map(|svc| svc.config.key)
             {
-                Some(ServiceKey::Addr { proto, .. }) => match proto {
-                    Protocol::Tcp => &[Protocol::Tcp],
-                    Protocol::Udp => &[Protocol::Udp],
-                },
+                Some(ServiceKey::Addr {
+                    proto: Protocol::Tcp,
+                    ..
+                }) => &[Protocol::Tcp],
+                Some(ServiceKey::Addr {
+                    proto: Protocol::Udp,
+                    ..
+                }) => &[Protocol::Udp],
+                // Firewall-mark services (and a trashed server whose service went too).
                 _ => &[Protocol::Tcp, Protocol::Udp],
             };
             for p in protos {
